@@ -1,0 +1,57 @@
+# Per-ISA translation units: each kernel file is compiled with its own flags
+# into an OBJECT library; the rest of the library is built for the baseline
+# architecture and picks a kernel at run time.
+include(CheckCXXCompilerFlag)
+
+function(simdrop_warnings target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic
+      # Every implementation must compute the same floats: no implicit FMA contraction.
+      -ffp-contract=off)
+  endif()
+endfunction()
+
+set(SIMDROP_ISA_TARGETS "")
+
+# simdrop_isa_object(<name> <define> <source> <flags...>)
+function(simdrop_isa_object name define source)
+  set(target simdrop_isa_${name})
+  add_library(${target} OBJECT ${source})
+  target_compile_features(${target} PRIVATE cxx_std_17)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${target} PRIVATE simdrop_xsimd)
+  target_compile_options(${target} PRIVATE ${ARGN})
+  # Kernels are always optimised (g++ 12 cannot compile xsimd's AVX-512 select at -O0,
+  # and unoptimised inline helpers could be merged across ISA files by the linker).
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -O2)
+  endif()
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  simdrop_warnings(${target})
+  set(SIMDROP_ISA_TARGETS ${SIMDROP_ISA_TARGETS} ${target} PARENT_SCOPE)
+  set(SIMDROP_ISA_DEFINES ${SIMDROP_ISA_DEFINES} ${define} PARENT_SCOPE)
+endfunction()
+
+function(simdrop_add_isa_kernels library)
+  set(SIMDROP_ISA_TARGETS "")
+  set(SIMDROP_ISA_DEFINES "")
+  if(SIMDROP_SIMD)
+    if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+      simdrop_isa_object(avx2 SIMDROP_HAVE_AVX2 ${PROJECT_SOURCE_DIR}/src/kernels/arch/avx2.cpp
+        -mavx2 -mfma -mf16c)
+      simdrop_isa_object(avx512 SIMDROP_HAVE_AVX512 ${PROJECT_SOURCE_DIR}/src/kernels/arch/avx512.cpp
+        -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c)
+      if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+        # g++ 12 warns falsely inside its own AVX-512 intrinsics header.
+        target_compile_options(simdrop_isa_avx512 PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)
+      endif()
+    elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
+      simdrop_isa_object(neon SIMDROP_HAVE_NEON ${PROJECT_SOURCE_DIR}/src/kernels/arch/neon.cpp)
+    endif()
+  endif()
+  foreach(t IN LISTS SIMDROP_ISA_TARGETS)
+    target_sources(${library} PRIVATE $<TARGET_OBJECTS:${t}>)
+  endforeach()
+  target_compile_definitions(${library} PRIVATE ${SIMDROP_ISA_DEFINES})
+endfunction()

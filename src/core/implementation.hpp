@@ -1,0 +1,54 @@
+// The dispatch boundary: one table of coarse operations per implementation
+// (scalar, avx2, avx512, neon). One indirect call per range, never per vector.
+//
+// Every operation works on the element range [begin, end) of a call whose
+// element 0 has global index job.offset; the pointers are the call's base
+// pointers (element i lives at x[i]). Ranges are cut so that mask bytes are
+// never shared: begin is a multiple of 8, and end is a multiple of 8 unless it
+// is the end of the call, in which case the unused bits of the last mask byte
+// are written as 0. Results depend only on the global indices, never on how a
+// call is cut into ranges (the determinism contract, docs/stream.md).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/job.hpp"
+
+namespace simdrop::detail {
+
+struct implementation {
+  const char* name;         // "scalar", "avx2", "avx512", "neon"
+  const char* description;  // what it needs and uses, for humans
+  bool (*supported)();      // can this CPU (and OS) run it?
+
+  // y[i] = keep ? x[i] * scale : +0; mask bits when mask != nullptr. x == y allowed.
+  void (*forward_f32)(const job&, const float* x, float* y, uint8_t* mask, size_t begin, size_t end);
+  // Mask bits only.
+  void (*mask)(const job&, uint8_t* mask, size_t begin, size_t end);
+  // dx[i] = bit i of mask ? dy[i] * scale : +0 (no random numbers).
+  void (*backward_mask_f32)(const job&, const float* dy, const uint8_t* mask, float* dx, size_t begin,
+                            size_t end);
+  // words[i] = W[offset + i]: the range is in words, and any cut is allowed.
+  void (*fill_u32)(const job&, uint32_t* words, size_t begin, size_t end);
+};
+
+// The implementations compiled into this build, best first; scalar is last and always present.
+const implementation* const* implementation_list(size_t* count);
+
+// The implementation calls use now (detected once, or forced). Never null.
+const implementation& active_implementation();
+
+// Per-ISA tables, defined in their own translation units.
+const implementation& scalar_implementation();
+#if defined(SIMDROP_HAVE_AVX2)
+const implementation& avx2_implementation();
+#endif
+#if defined(SIMDROP_HAVE_AVX512)
+const implementation& avx512_implementation();
+#endif
+#if defined(SIMDROP_HAVE_NEON)
+const implementation& neon_implementation();
+#endif
+
+}  // namespace simdrop::detail

@@ -1,0 +1,38 @@
+// A validated call: the parameters of simdrop_params plus the derived
+// threshold and scale. Everything below the C API works on a job, never on
+// raw, unchecked parameters.
+#pragma once
+
+#include <cstdint>
+
+#include "rng/stream.hpp"
+#include "simdrop/simdrop.h"
+
+namespace simdrop::detail {
+
+struct job {
+  simdrop_generator generator;
+  uint32_t threshold_bits;  // 16 or 32
+  uint64_t seed;
+  uint64_t stream;
+  uint64_t offset;     // global index of element 0 of the call
+  uint64_t threshold;  // T in [0, 2^threshold_bits]
+  float scale;         // (float)(2^bits / T), 0 when T == 0
+
+  bool keep_all() const { return threshold >> threshold_bits != 0; }  // T == 2^bits
+};
+
+// Derives threshold and scale; p must already be validated.
+inline job make_job(const simdrop_params& p) {
+  job j{};
+  j.generator = p.generator;
+  j.threshold_bits = p.threshold_bits;
+  j.seed = p.seed;
+  j.stream = p.stream;
+  j.offset = p.offset;
+  j.threshold = rng::threshold(p.keep_prob, p.threshold_bits);
+  j.scale = rng::scale(j.threshold, p.threshold_bits);
+  return j;
+}
+
+}  // namespace simdrop::detail

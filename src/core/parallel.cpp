@@ -1,0 +1,62 @@
+// OpenMP tiling: one contiguous range per thread, cut on Philox-group or
+// xoshiro-tile boundaries and on mask-byte boundaries. Because every kernel's
+// output depends only on global indices, the result is bit-identical for any
+// thread count; the cuts only decide who computes what.
+#include "core/parallel.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace simdrop::detail {
+namespace {
+
+std::atomic<int> requested_threads{0};
+
+size_t cut_point(size_t ideal, size_t n, uint64_t offset, uint64_t unit) {
+  const uint64_t misalignment = (offset + ideal) % unit;
+  uint64_t i = ideal + (misalignment ? unit - misalignment : 0);
+  i = (i + 7) / 8 * 8;
+  return i >= n ? n : size_t(i);
+}
+
+}  // namespace
+
+void set_num_threads(int n) { requested_threads.store(n, std::memory_order_relaxed); }
+int get_num_threads() { return requested_threads.load(std::memory_order_relaxed); }
+
+int threads_for(size_t n) {
+#if defined(_OPENMP)
+  if (omp_in_parallel()) return 1;
+  int threads = requested_threads.load(std::memory_order_relaxed);
+  if (threads <= 0) threads = omp_get_max_threads();
+  const size_t by_size = std::max<size_t>(1, n / min_elements_per_thread);
+  return int(std::min<size_t>(size_t(threads), by_size));
+#else
+  (void)n;
+  return 1;
+#endif
+}
+
+void run_ranges(size_t n, uint64_t offset, uint64_t unit, range_body body, void* context) {
+  if (n == 0) return;
+  const int threads = threads_for(n);
+  if (threads <= 1) {
+    body(context, 0, n);
+    return;
+  }
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), count = omp_get_num_threads();
+    const size_t begin = t == 0 ? 0 : cut_point(n / size_t(count) * size_t(t), n, offset, unit);
+    const size_t end = t + 1 == count ? n : cut_point(n / size_t(count) * size_t(t + 1), n, offset, unit);
+    if (begin < end) body(context, begin, end);
+  }
+#endif
+}
+
+}  // namespace simdrop::detail

@@ -1,0 +1,35 @@
+// OpenMP tiling of one call along the contract's boundaries.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace simdrop::detail {
+
+// Calls below this many elements per thread run on the calling thread
+// (docs/parallel.md says how the figure was measured).
+inline constexpr size_t min_elements_per_thread = size_t(1) << 16;
+
+// Threads a call of n elements will use now: 1 inside a caller's parallel
+// region, else the simdrop_set_num_threads value (or OpenMP's default),
+// limited so that each thread gets at least min_elements_per_thread.
+int threads_for(size_t n);
+
+using range_body = void (*)(void* context, size_t begin, size_t end);
+
+// Cuts [0, n) into one range per thread and runs body on each. Cut points fall
+// where offset + i is a multiple of `unit` (a whole Philox group or xoshiro
+// tile), rounded up to a multiple of 8 so that no two ranges share a mask byte.
+void run_ranges(size_t n, uint64_t offset, uint64_t unit, range_body body, void* context);
+
+template <class F>
+void parallel_ranges(size_t n, uint64_t offset, uint64_t unit, F&& f) {
+  run_ranges(
+      n, offset, unit, [](void* ctx, size_t b, size_t e) { (*static_cast<F*>(ctx))(b, e); },
+      static_cast<void*>(&f));
+}
+
+void set_num_threads(int n);
+int get_num_threads();
+
+}  // namespace simdrop::detail

@@ -1,0 +1,51 @@
+// The stream contract's index arithmetic (docs/stream.md), in one place.
+//
+// Words: each generator defines a word stream W[k]. Both lay words out in
+// "registers" of 16 consecutive words that come from 16 lanes computed side by
+// side, so that any SIMD width (4, 8 or 16 lanes) produces the same order:
+//  - Philox: a group of 64 words is 16 counters x 4 output words; register j
+//    of the group holds output word j of counters 16*group + 0..15.
+//  - xoshiro128++: a tile of 4096 words is 16 lanes x 256 steps; register
+//    `step` of the tile holds output `step` of lanes 0..15.
+// Decisions: element g uses word g (32-bit thresholds), or a 16-bit half of
+// word (g/32)*16 + g%16 (16-bit thresholds): one word register serves 32
+// elements, low halves for the first 16 and high halves for the next 16.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace simdrop::rng {
+
+inline constexpr unsigned lanes = 16;               // words per register, every ISA
+inline constexpr unsigned philox_group_words = 64;  // 16 counters x 4 words
+inline constexpr unsigned philox_group_registers = 4;
+inline constexpr unsigned xoshiro_tile_words = 4096;  // 16 lanes x 256 steps
+inline constexpr unsigned xoshiro_tile_registers = 256;
+inline constexpr uint64_t xoshiro_seed_base = uint64_t(1) << 63;
+
+// Philox counter of lane `lane` in group `group`: q = 16*group + lane.
+inline constexpr uint64_t philox_counter(uint64_t group, uint32_t lane) { return 16 * group + lane; }
+
+// Counter that seeds lane `lane` of xoshiro tile `tile`: m = 2^63 + 16*tile + lane.
+inline constexpr uint64_t xoshiro_seed_counter(uint64_t tile, uint32_t lane) {
+  return xoshiro_seed_base + 16 * tile + lane;
+}
+
+// Elements decided by one word register: 16 (32-bit thresholds) or 32 (16-bit).
+inline constexpr unsigned elements_per_register(uint32_t threshold_bits) {
+  return threshold_bits == 16 ? 32u : 16u;
+}
+
+// T = floor(keep_prob * 2^bits + 0.5), computed in double; in [0, 2^bits].
+inline uint64_t threshold(float keep_prob, uint32_t threshold_bits) {
+  return uint64_t(std::floor(double(keep_prob) * std::ldexp(1.0, int(threshold_bits)) + 0.5));
+}
+
+// s = (float)(2^bits / T); 0 when T == 0 (no element is kept, so s is never used).
+inline float scale(uint64_t threshold_value, uint32_t threshold_bits) {
+  if (threshold_value == 0) return 0.0f;
+  return float(std::ldexp(1.0, int(threshold_bits)) / double(threshold_value));
+}
+
+}  // namespace simdrop::rng
