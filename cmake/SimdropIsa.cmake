@@ -13,10 +13,12 @@ endfunction()
 
 set(SIMDROP_ISA_TARGETS "")
 
-# simdrop_isa_object(<name> <define> <source> <flags...>)
-function(simdrop_isa_object name define source)
+# simdrop_isa_object(<name> <define> <flags...>): every src/kernels/arch/<name>*.cpp
+# is compiled with <flags> into one OBJECT library.
+function(simdrop_isa_object name define)
   set(target simdrop_isa_${name})
-  add_library(${target} OBJECT ${source})
+  file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/kernels/arch/${name}*.cpp)
+  add_library(${target} OBJECT ${sources})
   target_compile_features(${target} PRIVATE cxx_std_17)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(${target} PRIVATE simdrop_xsimd)
@@ -38,16 +40,16 @@ function(simdrop_add_isa_kernels library)
   set(SIMDROP_ISA_DEFINES "")
   if(SIMDROP_SIMD)
     if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
-      simdrop_isa_object(avx2 SIMDROP_HAVE_AVX2 ${PROJECT_SOURCE_DIR}/src/kernels/arch/avx2.cpp
+      simdrop_isa_object(avx2 SIMDROP_HAVE_AVX2
         -mavx2 -mfma -mf16c)
-      simdrop_isa_object(avx512 SIMDROP_HAVE_AVX512 ${PROJECT_SOURCE_DIR}/src/kernels/arch/avx512.cpp
+      simdrop_isa_object(avx512 SIMDROP_HAVE_AVX512
         -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c)
       if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
         # g++ 12 warns falsely inside its own AVX-512 intrinsics header.
         target_compile_options(simdrop_isa_avx512 PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)
       endif()
     elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
-      simdrop_isa_object(neon SIMDROP_HAVE_NEON ${PROJECT_SOURCE_DIR}/src/kernels/arch/neon.cpp)
+      simdrop_isa_object(neon SIMDROP_HAVE_NEON)
     endif()
   endif()
   foreach(t IN LISTS SIMDROP_ISA_TARGETS)
