@@ -33,6 +33,12 @@ struct implementation {
   void (*fill_u32)(const job&, uint32_t* words, size_t begin, size_t end);
 };
 
+// A range this large (elements of one thread's share) writes its output with
+// streaming (non-temporal) stores where the ISA has them and y is aligned:
+// 4M floats = 16 MiB, half the L3 of the machine it was measured on
+// (docs/parallel.md has the measurements).
+inline constexpr size_t streaming_min_elements = size_t(1) << 22;
+
 // The implementations compiled into this build, best first; scalar is last and always present.
 const implementation* const* implementation_list(size_t* count);
 

@@ -1,0 +1,56 @@
+// The "avx2" implementation (AVX2 + FMA): 8 lanes per vector, two ymm per
+// word register, movemask for the mask bits.
+#include <immintrin.h>
+
+#include "core/cpu_features.hpp"
+#include "kernels/arch/kernel_prelude.hpp"
+
+namespace simdrop::kernels::avx2 {
+
+using arch = xsimd::avx2;
+#include "kernels/kernel_types.inc"
+
+struct ops {
+  static constexpr bool has_streaming = true;
+  static constexpr uintptr_t stream_alignment = 32;
+
+  // (hi, lo) of a * m per 32-bit lane; xsimd 8.1 has no 32x32->64 multiply.
+  static void mulhilo(const u32& a, uint32_t m, u32& hi, u32& lo) {
+    const __m256i mv = _mm256_set1_epi32(int(m));
+    const __m256i even = _mm256_mul_epu32(a, mv);
+    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), mv);
+    hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  }
+  static uint32_t to_bits(const b32& keep) {
+    return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(keep)));
+  }
+  static fb32 as_float(const b32& keep) { return fb32(_mm256_castsi256_ps(keep)); }
+  static fb32 bits_to_mask(uint32_t bits) {
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i set = _mm256_and_si256(_mm256_set1_epi32(int(bits)), lane_bit);
+    return fb32(_mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lane_bit)));
+  }
+  template <int Bits>
+  static u32 rotl(const u32& x) {
+    return (x << Bits) | (x >> (32 - Bits));
+  }
+  static void stream_store(float* p, const f32& v) { _mm256_stream_ps(p, v); }
+  static void stream_fence() { _mm_sfence(); }
+};
+
+#include "kernels/dropout_kernels.inc"
+
+bool supported() { return detail::host_cpu_features().avx2_fma; }
+
+}  // namespace simdrop::kernels::avx2
+
+namespace simdrop::detail {
+
+const implementation& avx2_implementation() {
+  static const implementation table = kernels::avx2::make_table(
+      "avx2", "AVX2 + FMA: two ymm per word register, movemask for mask bits", kernels::avx2::supported);
+  return table;
+}
+
+}  // namespace simdrop::detail

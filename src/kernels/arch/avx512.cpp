@@ -1,0 +1,52 @@
+// The "avx512" implementation (AVX-512 F, CD, BW, DQ, VL): 16 lanes per
+// vector, so one word register is one zmm, the compare's k-mask is the mask
+// bits and selects zero by masking.
+#include <immintrin.h>
+
+#include "core/cpu_features.hpp"
+#include "kernels/arch/kernel_prelude.hpp"
+
+namespace simdrop::kernels::avx512 {
+
+using arch = xsimd::avx512bw;
+#include "kernels/kernel_types.inc"
+
+struct ops {
+  static constexpr bool has_streaming = true;
+  static constexpr uintptr_t stream_alignment = 64;
+
+  // (hi, lo) of a * m per 32-bit lane; xsimd 8.1 has no 32x32->64 multiply.
+  static void mulhilo(const u32& a, uint32_t m, u32& hi, u32& lo) {
+    const __m512i mv = _mm512_set1_epi32(int(m));
+    const __m512i even = _mm512_mul_epu32(a, mv);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mv);
+    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+    lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  }
+  static uint32_t to_bits(const b32& keep) { return uint32_t(keep.data); }
+  static fb32 as_float(const b32& keep) { return fb32(keep.data); }
+  static fb32 bits_to_mask(uint32_t bits) { return fb32(__mmask16(bits)); }
+  template <int Bits>
+  static u32 rotl(const u32& x) {
+    return _mm512_rol_epi32(x, Bits);
+  }
+  static void stream_store(float* p, const f32& v) { _mm512_stream_ps(p, v); }
+  static void stream_fence() { _mm_sfence(); }
+};
+
+#include "kernels/dropout_kernels.inc"
+
+bool supported() { return detail::host_cpu_features().avx512; }
+
+}  // namespace simdrop::kernels::avx512
+
+namespace simdrop::detail {
+
+const implementation& avx512_implementation() {
+  static const implementation table = kernels::avx512::make_table(
+      "avx512", "AVX-512 F/CD/BW/DQ/VL: one zmm per word register, k-mask selects",
+      kernels::avx512::supported);
+  return table;
+}
+
+}  // namespace simdrop::detail

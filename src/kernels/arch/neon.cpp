@@ -1,0 +1,56 @@
+// The "neon" implementation (AArch64 AdvSIMD): 4 lanes per vector, four q
+// registers per word register; vmull for Philox's 32x32->64 multiply.
+#include <arm_neon.h>
+
+#include "core/cpu_features.hpp"
+#include "kernels/arch/kernel_prelude.hpp"
+
+namespace simdrop::kernels::neon {
+
+using arch = xsimd::neon64;
+#include "kernels/kernel_types.inc"
+
+struct ops {
+  static constexpr bool has_streaming = false;  // no non-temporal vector store used here
+  static constexpr uintptr_t stream_alignment = 16;
+
+  // (hi, lo) of a * m per 32-bit lane; xsimd 8.1 has no 32x32->64 multiply.
+  static void mulhilo(const u32& a, uint32_t m, u32& hi, u32& lo) {
+    const uint32x4_t av = a;
+    const uint64x2_t low = vmull_u32(vget_low_u32(av), vdup_n_u32(m));
+    const uint64x2_t high = vmull_high_u32(av, vdupq_n_u32(m));
+    hi = vuzp2q_u32(vreinterpretq_u32_u64(low), vreinterpretq_u32_u64(high));
+    lo = vuzp1q_u32(vreinterpretq_u32_u64(low), vreinterpretq_u32_u64(high));
+  }
+  static uint32_t to_bits(const b32& keep) {
+    const uint32x4_t lane_bit = {1, 2, 4, 8};
+    return vaddvq_u32(vandq_u32(keep, lane_bit));
+  }
+  static fb32 as_float(const b32& keep) { return fb32(keep.data); }
+  static fb32 bits_to_mask(uint32_t bits) {
+    const uint32x4_t lane_bit = {1, 2, 4, 8};
+    return fb32(vtstq_u32(vdupq_n_u32(bits), lane_bit));
+  }
+  template <int Bits>
+  static u32 rotl(const u32& x) {
+    return vsliq_n_u32(vshrq_n_u32(x, 32 - Bits), x, Bits);
+  }
+  static void stream_store(float* p, const f32& v) { v.store_unaligned(p); }
+  static void stream_fence() {}
+};
+
+#include "kernels/dropout_kernels.inc"
+
+bool supported() { return detail::host_cpu_features().neon; }
+
+}  // namespace simdrop::kernels::neon
+
+namespace simdrop::detail {
+
+const implementation& neon_implementation() {
+  static const implementation table = kernels::neon::make_table(
+      "neon", "AArch64 AdvSIMD: four q registers per word register", kernels::neon::supported);
+  return table;
+}
+
+}  // namespace simdrop::detail
