@@ -23,10 +23,11 @@ function(simdrop_isa_object name define)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(${target} PRIVATE simdrop_xsimd)
   target_compile_options(${target} PRIVATE ${ARGN})
-  # Kernels are always optimised (g++ 12 cannot compile xsimd's AVX-512 select at -O0,
+  # Kernels are always optimised, at -O3 so that the small fixed loops over
+  # lanes and groups unroll into registers (g++ 12 cannot compile xsimd's AVX-512 select at -O0,
   # and unoptimised inline helpers could be merged across ISA files by the linker).
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-    target_compile_options(${target} PRIVATE -O2)
+    target_compile_options(${target} PRIVATE -O3)
   endif()
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)

@@ -23,6 +23,17 @@ struct ops {
     hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
     lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
   }
+  // Philox in 64-bit lanes (see philox16_wide): full product of the low halves,
+  // and the low halves of two vectors packed in lane order.
+  static constexpr bool philox_in_64bit_lanes = true;
+  static xsimd::batch<uint64_t, arch> mul_low32(const xsimd::batch<uint64_t, arch>& a,
+                                                const xsimd::batch<uint64_t, arch>& b) {
+    return _mm512_mul_epu32(a, b);
+  }
+  static u32 pack_low32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_epi32(a, even, b);
+  }
   static uint32_t to_bits(const b32& keep) { return uint32_t(keep.data); }
   static fb32 as_float(const b32& keep) { return fb32(keep.data); }
   static fb32 bits_to_mask(uint32_t bits) { return fb32(__mmask16(bits)); }

@@ -10,3 +10,8 @@
 #include "core/implementation.hpp"
 #include "core/job.hpp"
 #include "rng/philox.hpp"
+
+// The generator, compare and store of one word register must fuse into one
+// loop body with the lane state in registers; GCC does not always inline the
+// visitors on its own.
+#define SIMDROP_KERNEL_INLINE [[gnu::always_inline]] inline

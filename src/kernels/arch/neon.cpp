@@ -22,6 +22,15 @@ struct ops {
     hi = vuzp2q_u32(vreinterpretq_u32_u64(low), vreinterpretq_u32_u64(high));
     lo = vuzp1q_u32(vreinterpretq_u32_u64(low), vreinterpretq_u32_u64(high));
   }
+  // vmull gives both product halves of 32-bit lanes cheaply: no 64-bit-lane variant.
+  static constexpr bool philox_in_64bit_lanes = false;
+  static xsimd::batch<uint64_t, arch> mul_low32(const xsimd::batch<uint64_t, arch>& a,
+                                                const xsimd::batch<uint64_t, arch>&) {
+    return a;  // unused
+  }
+  static u32 pack_low32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>&) {
+    return vreinterpretq_u32_u64(a);  // unused
+  }
   static uint32_t to_bits(const b32& keep) {
     const uint32x4_t lane_bit = {1, 2, 4, 8};
     return vaddvq_u32(vandq_u32(keep, lane_bit));
