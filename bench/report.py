@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""Turns simdrop_bench's JSON (and the PyTorch peer's) into the benchmark report.
+
+Reads:
+  --gbench  the Google Benchmark JSON of simdrop_bench (--benchmark_format=json or
+            --benchmark_out=...); with --benchmark_repetitions=N the "median"
+            aggregate of each row is used, else the row itself
+  --peer    bench/peers/torch_dropout.py's JSON (optional; missing or empty is fine)
+Writes into --out-dir:
+  report.md       per size: simdrop's best row and its Philox 32-bit rows, the
+                  naive loops, PyTorch and the copy roof, with G elements/s, GB/s,
+                  the fraction of the roof and the ratios to naive loop (a) and to
+                  PyTorch; then every forward row, the other calls, the roof itself
+  throughput.png  throughput against size per implementation and generator, with
+                  the copy roof drawn in
+and prints the per-size tables. Every number comes from the two JSON files; the
+machine description comes from lscpu at report time.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+ROOF_VARIANTS = ("memcpy", "stream")
+
+
+# ---------------------------------------------------------------- reading
+
+def parse_name(name):
+    """'forward/avx512/philox/32bit/n:4096/omp:1/real_time' -> (['forward', 'avx512', ...], 4096, 1)."""
+    fields, n, threads = [], None, None
+    for field in name.split("/"):
+        if field.startswith("n:"):
+            n = int(field[2:])
+        elif field.startswith("omp:"):
+            threads = int(field[4:])
+        elif field in ("real_time", "process_time", "manual_time") or field.startswith(("repeats:", "min_time:")):
+            continue
+        else:
+            fields.append(field)
+    return fields, n, threads
+
+
+class Row:
+    def __init__(self, fields, n, threads, eps, gbps, source):
+        self.fields = fields
+        self.call = fields[0] if fields else ""
+        self.n = n
+        self.threads = threads
+        self.eps = eps    # elements per second
+        self.gbps = gbps  # GB/s as the row counts its bytes
+        self.source = source
+        self.roof_fraction = None
+        self.cv = None    # coefficient of variation of the time over repetitions, when known
+
+    @property
+    def key(self):
+        return "/".join(self.fields)
+
+
+def load_gbench(path):
+    with open(path) as f:
+        document = json.load(f)
+    grouped = {}
+    errors = []
+    for entry in document.get("benchmarks", []):
+        name = entry.get("run_name", entry.get("name", ""))
+        if entry.get("error_occurred"):
+            errors.append((name, entry.get("error_message", "")))
+            continue
+        group = grouped.setdefault(name, {"median": None, "cv": None, "runs": []})
+        if entry.get("run_type") == "aggregate":
+            if entry.get("aggregate_name") in ("median", "cv"):
+                group[entry["aggregate_name"]] = entry
+        else:
+            group["runs"].append(entry)
+    rows = []
+    for name, group in grouped.items():
+        fields, n, threads = parse_name(name)
+        if n is None or threads is None:
+            continue
+        if group["median"] is not None:
+            eps, gbps = group["median"].get("elements_per_second"), group["median"].get("GB_per_second")
+            source = "median of %d" % group["median"].get("repetitions", 0)
+        elif group["runs"]:
+            eps = statistics.median(r.get("elements_per_second", 0.0) for r in group["runs"])
+            gbps = statistics.median(r.get("GB_per_second", 0.0) for r in group["runs"])
+            source = "1 run" if len(group["runs"]) == 1 else "median of %d" % len(group["runs"])
+        else:
+            continue
+        if eps is None or gbps is None:
+            continue
+        row = Row(fields, n, threads, float(eps), float(gbps), source)
+        if group["cv"] is not None and group["cv"].get("real_time") is not None:
+            row.cv = float(group["cv"]["real_time"])
+        rows.append(row)
+    return document.get("context", {}), rows, errors
+
+
+def load_peer(path):
+    if not path or not os.path.exists(path):
+        return {}, [], "no PyTorch peer file (%s)" % (path or "not given")
+    with open(path) as f:
+        document = json.load(f)
+    rows = []
+    for r in document.get("rows", []):
+        rows.append(Row(["pytorch", "dropout"], int(r["n"]), int(r["threads"]),
+                        float(r["elements_per_second"]), float(r["GB_per_second"]),
+                        "median of %d" % r.get("repeats", 0)))
+    return document.get("context", {}), rows, document.get("unavailable")
+
+
+def lscpu():
+    info = {}
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return info
+    for line in text.splitlines():
+        if ":" in line:
+            key, value = line.split(":", 1)
+            info[key.strip()] = value.strip()
+    return info
+
+
+# ---------------------------------------------------------------- formatting
+
+def size_label(n):
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return "%d%s" % (n // scale, unit)
+    return str(n)
+
+
+def bytes_label(b):
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if b >= scale:
+            value = b / scale
+            return ("%d %s" % (value, unit)) if value == int(value) else ("%.1f %s" % (value, unit))
+    return "%d B" % b
+
+
+def num(x, digits=3):
+    """Three significant digits, no exponent for the range we see."""
+    if x is None:
+        return "–"
+    if x == 0:
+        return "0"
+    magnitude = abs(x)
+    if magnitude >= 100:
+        return "%.0f" % x
+    if magnitude >= 10:
+        return "%.1f" % x
+    if magnitude >= 1:
+        return "%.2f" % x
+    if magnitude >= 0.01:
+        return "%.3f" % x
+    return "%.2g" % x
+
+
+def ratio(a, b):
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def describe(row):
+    f = row.fields
+    if row.call == "forward" and len(f) >= 4:
+        return "simdrop %s %s %s" % (f[1], "Philox" if f[2] == "philox" else f[2], f[3].replace("bit", "-bit"))
+    if row.call == "copy":
+        return "copy roof: memcpy" if f[1:] == ["memcpy"] else "copy roof: streaming stores"
+    if row.call == "naive":
+        return "naive (a): mt19937, one pass" if f[1:] == ["mt19937_loop"] else "naive (b): two passes"
+    if row.call == "pytorch":
+        return "PyTorch F.dropout"
+    return " ".join(f)
+
+
+def markdown_table(header, lines):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(cells) + " |" for cells in lines]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- the report
+
+class Results:
+    def __init__(self, rows, peer_rows):
+        self.rows = rows + peer_rows
+        self.roof = {}
+        for r in rows:
+            if r.call == "copy" and len(r.fields) >= 2 and r.fields[1] in ROOF_VARIANTS:
+                self.roof.setdefault((r.n, r.threads), {})[r.fields[1]] = r.gbps
+        for r in self.rows:
+            best = self.best_roof(r.n, r.threads)
+            r.roof_fraction = r.gbps / best if best else None
+        self.sizes = sorted({r.n for r in rows})
+        self.threads = sorted({r.threads for r in rows})
+
+    def best_roof(self, n, threads):
+        variants = self.roof.get((n, threads), {})
+        if not all(v in variants for v in ROOF_VARIANTS):
+            return None
+        return max(variants.values())
+
+    def find(self, n, threads, *fields):
+        for r in self.rows:
+            if r.n == n and r.threads == threads and r.fields[:len(fields)] == list(fields):
+                return r
+        return None
+
+    def forward_rows(self, n=None, threads=None):
+        return [r for r in self.rows if r.call == "forward" and len(r.fields) >= 4
+                and (n is None or r.n == n) and (threads is None or r.threads == threads)]
+
+    def isas(self):
+        seen = []
+        for r in self.forward_rows():
+            if r.fields[1] not in seen:
+                seen.append(r.fields[1])
+        return seen
+
+
+def size_table(results, n):
+    naive_a = results.find(n, 1, "naive", "mt19937_loop")
+    lines = []
+    for t in results.threads:
+        torch_row = results.find(n, t, "pytorch", "dropout")
+        candidates = []
+        forward = results.forward_rows(n, t)
+        if forward:
+            best = max(forward, key=lambda r: r.eps)
+            candidates.append(("**simdrop best**: " + describe(best)[len("simdrop "):], best))
+            for isa in results.isas():
+                r = results.find(n, t, "forward", isa, "philox", "32bit")
+                if r is not None:
+                    candidates.append((describe(r), r))
+        if t == 1:
+            candidates += [(describe(r), r) for r in (naive_a, results.find(n, 1, "naive", "two_pass")) if r]
+        if torch_row is not None:
+            candidates.append((describe(torch_row), torch_row))
+        for variant in ROOF_VARIANTS:
+            r = results.find(n, t, "copy", variant)
+            if r is not None:
+                candidates.append((describe(r), r))
+        for label, r in candidates:
+            lines.append([label, str(t), num(r.eps / 1e9), num(r.gbps), num(r.roof_fraction),
+                          num(ratio(r.eps, naive_a.eps if naive_a else None)),
+                          num(ratio(r.eps, torch_row.eps if torch_row else None))])
+    header = ["row", "threads", "G elements/s", "GB/s", "of roof", "× naive (a)", "× PyTorch"]
+    return markdown_table(header, lines)
+
+
+def forward_matrix(results, threads):
+    lines = []
+    for isa in results.isas():
+        for gen in ("philox", "xoshiro"):
+            for width in ("32bit", "16bit"):
+                cells = []
+                any_cell = False
+                for n in results.sizes:
+                    r = results.find(n, threads, "forward", isa, gen, width)
+                    if r is None:
+                        cells.append("–")
+                    else:
+                        any_cell = True
+                        cells.append("%s (%s)" % (num(r.eps / 1e9), num(r.roof_fraction)))
+                if any_cell:
+                    lines.append([describe(Row(["forward", isa, gen, width], 0, 0, 0, 0, ""))[len("simdrop "):]] + cells)
+    header = ["implementation"] + [size_label(n) for n in results.sizes]
+    return markdown_table(header, lines)
+
+
+def other_calls_table(results):
+    """Every row that is not a forward, naive, copy or PyTorch row: the extra calls of
+    bench_simdrop.cpp and whatever other bench_*.cpp files add."""
+    isas = results.isas()
+    main_calls = ("forward", "naive", "copy", "pytorch")
+    calls = []
+    for r in results.rows:
+        if r.call not in main_calls and r.call not in calls:
+            calls.append(r.call)
+
+    def order(r):
+        isa = r.fields[1] if len(r.fields) > 1 else ""
+        return (r.n, r.threads, calls.index(r.call), isas.index(isa) if isa in isas else len(isas), r.fields)
+
+    lines = []
+    for r in sorted((r for r in results.rows if r.call in calls), key=order):
+        lines.append(["/".join(r.fields), size_label(r.n), str(r.threads), num(r.eps / 1e9), num(r.gbps),
+                      num(r.roof_fraction)])
+    if not lines:
+        return None
+    return markdown_table(["row", "n", "threads", "G elements/s", "GB/s", "of roof"], lines)
+
+
+def roof_table(results):
+    lines = []
+    for n in results.sizes:
+        for t in results.threads:
+            v = results.roof.get((n, t), {})
+            if not v:
+                continue
+            lines.append([size_label(n), str(t), num(v.get("memcpy")), num(v.get("stream")),
+                          num(results.best_roof(n, t)), num((results.best_roof(n, t) or 0) / 8)])
+    return markdown_table(["n", "threads", "memcpy GB/s", "streaming GB/s", "roof GB/s", "roof G elements/s"], lines)
+
+
+def headline(results, auto_isa):
+    """The figures the project tracks, computed from this run's rows."""
+    out = []
+    all_t = max(results.threads) if results.threads else 1
+    n32 = 32 * 1024
+    if n32 in results.sizes:
+        naive_a = results.find(n32, 1, "naive", "mt19937_loop")
+        torch1 = results.find(n32, 1, "pytorch", "dropout")
+        forward = results.forward_rows(n32, 1)
+        if forward and naive_a:
+            best = max(forward, key=lambda r: r.eps)
+            out.append("- 32K floats, 1 thread: fastest row (%s) %s G elements/s = %s× naive loop (a)."
+                       % (describe(best)[len("simdrop "):], num(best.eps / 1e9), num(best.eps / naive_a.eps)))
+        p32 = results.find(n32, 1, "forward", auto_isa, "philox", "32bit")
+        if p32 and naive_a:
+            text = "- 32K floats, 1 thread: %s Philox 32-bit %s G elements/s = %s× naive loop (a)" % (
+                auto_isa, num(p32.eps / 1e9), num(p32.eps / naive_a.eps))
+            if torch1:
+                text += ", %s× PyTorch" % num(p32.eps / torch1.eps)
+            out.append(text + ".")
+        chain = [(isa, results.find(n32, 1, "forward", isa, "philox", "32bit")) for isa in results.isas()]
+        chain = [(isa, r) for isa, r in chain if r]
+        if len(chain) > 1:
+            out.append("- 32K floats, 1 thread, Philox 32-bit: " + ", ".join(
+                "%s %s× %s" % (a, num(ra.eps / rb.eps), b) for (a, ra), (b, rb) in zip(chain, chain[1:])) + ".")
+    n64 = 64 << 20
+    if n64 in results.sizes:
+        for t in sorted({1, all_t}):
+            rows = [r for r in results.forward_rows(n64, t) if r.fields[1] == auto_isa and r.roof_fraction]
+            if rows:
+                worst = min(rows, key=lambda r: r.roof_fraction)
+                out.append("- 64M floats, %d thread%s: every %s generator and width at >= %s of the copy roof "
+                           "(lowest: %s)." % (t, "" if t == 1 else "s", auto_isa, num(worst.roof_fraction),
+                                              describe(worst)[len("simdrop "):]))
+    n4 = 4 << 20
+    if n4 in results.sizes and all_t > 1:
+        scaling = []
+        for r in results.forward_rows(n4, all_t):
+            if r.fields[1] != auto_isa:
+                continue
+            one = results.find(n4, 1, *r.fields)
+            if one:
+                scaling.append((r.eps / one.eps, r))
+        if scaling:
+            low = min(scaling, key=lambda s: s[0])
+            high = max(scaling, key=lambda s: s[0])
+            out.append("- 4M floats, %d threads over 1: %s× to %s× for %s (lowest: %s)."
+                       % (all_t, num(low[0]), num(high[0]), auto_isa, describe(low[1])[len("simdrop "):]))
+    return out
+
+
+def plot(results, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        return "matplotlib is not installed (%s): no plot" % error
+    colors = {"avx512": "tab:red", "avx2": "tab:blue", "neon": "tab:purple", "scalar": "tab:green"}
+    markers = {"philox": "o", "xoshiro": "s"}
+    panels = results.threads
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 6), sharey=True, squeeze=False)
+    for ax, t in zip(axes[0], panels):
+        for isa in results.isas():
+            for gen in ("philox", "xoshiro"):
+                for width, style in (("32bit", "-"), ("16bit", "--")):
+                    pts = [(n, r.eps / 1e9) for n in results.sizes
+                           for r in [results.find(n, t, "forward", isa, gen, width)] if r]
+                    if pts:
+                        ax.plot(*zip(*pts), style, marker=markers[gen], color=colors.get(isa, "tab:gray"),
+                                label="simdrop %s %s %s" % (isa, gen, width.replace("bit", "-bit")), markersize=4)
+        for fields, label, style in ((("naive", "mt19937_loop"), "naive (a) mt19937 loop, 1 thread", ":"),
+                                     (("naive", "two_pass"), "naive (b) two passes, 1 thread", "-."),
+                                     (("pytorch", "dropout"), "PyTorch F.dropout", "-")):
+            pts = [(n, r.eps / 1e9) for n in results.sizes
+                   for r in [results.find(n, 1 if fields[0] == "naive" else t, *fields)] if r]
+            if pts:
+                ax.plot(*zip(*pts), style, marker="^", color="black" if fields[0] == "pytorch" else "dimgray",
+                        label=label, markersize=4)
+        roof = [(n, results.best_roof(n, t) / 8) for n in results.sizes if results.best_roof(n, t)]
+        if roof:
+            ax.plot(*zip(*roof), "-", color="goldenrod", linewidth=4, alpha=0.6,
+                    label="copy roof (best of memcpy, streaming) in elements/s")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(results.sizes)
+        ax.set_xticklabels([size_label(n) for n in results.sizes])
+        ax.set_xlabel("floats per call")
+        ax.set_title("%d thread%s" % (t, "" if t == 1 else "s"))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("G elements/s (dropout forward, keep_prob 0.9)")
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Writes results/report.md and results/throughput.png.")
+    parser.add_argument("--gbench", required=True, help="simdrop_bench JSON")
+    parser.add_argument("--peer", default=None, help="torch_dropout.py JSON (optional)")
+    parser.add_argument("--out-dir", default="results")
+    parser.add_argument("--command", default=None, help="the command that produced the numbers, for the record")
+    parser.add_argument("--suite-seconds", type=float, default=None, help="wall time of the benchmark run, for the record")
+    args = parser.parse_args()
+
+    context, rows, errors = load_gbench(args.gbench)
+    peer_context, peer_rows, peer_unavailable = load_peer(args.peer)
+    results = Results(rows, peer_rows)
+    if not results.sizes:
+        print("report.py: no usable rows in %s" % args.gbench, file=sys.stderr)
+        return 1
+    os.makedirs(args.out_dir, exist_ok=True)
+
+    cpu = lscpu()
+    model = cpu.get("Model name", "unknown CPU")
+    cores = cpu.get("Core(s) per socket", "?")
+    sockets = cpu.get("Socket(s)", "1")
+    cpus = cpu.get("CPU(s)", str(context.get("num_cpus", "?")))
+    caches = ", ".join("%s %s" % (k.replace(" cache", ""), cpu[k]) for k in ("L1d cache", "L2 cache", "L3 cache") if k in cpu)
+    auto_isa = context.get("simdrop_auto_isa", "")
+    keep_prob = context.get("simdrop_keep_prob", "?")
+    try:
+        keep_prob = "%g" % float(keep_prob)
+    except ValueError:
+        pass
+    date = context.get("date") or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    reps = sorted({r.source for r in rows})
+    md = []
+    md.append("# simdrop benchmark report")
+    md.append("")
+    md.append("- Machine: %s, %s CPUs (%s cores per socket x %s sockets, %s threads per core); %s"
+              % (model, cpus, cores, sockets, cpu.get("Thread(s) per core", "?"), caches or "caches unknown"))
+    md.append("- Date: %s (benchmark start); load average at start: %s"
+              % (date, ", ".join("%.2f" % x for x in context.get("load_avg", [])) or "unknown"))
+    if args.command:
+        md.append("- Command: `%s`" % args.command)
+    if args.suite_seconds:
+        md.append("- Benchmark suite wall time: %.0f s" % args.suite_seconds)
+    md.append("- simdrop implementations on this CPU: %s (automatic choice: %s); \"all\" threads = %s"
+              % (context.get("simdrop_isas", "?"), auto_isa or "?", context.get("simdrop_all_threads", "?")))
+    md.append("- Rows: %s (Google Benchmark's own library reports a \"%s\" build: that is the harness as "
+              "Debian packages it, not simdrop, which is built Release)"
+              % (", ".join(reps), context.get("library_build_type", "?")))
+    if peer_rows:
+        md.append("- PyTorch %s: `%s`, median of %s timed repeat(s)"
+                  % (peer_context.get("torch_version", "?"), peer_context.get("call", "F.dropout"),
+                     peer_context.get("repeats", "?")))
+    else:
+        md.append("- PyTorch: %s" % (peer_unavailable or "no rows"))
+    md.append("")
+    md.append("What is measured: inverted dropout forward, `y = keep ? x * scale : 0` on n float32 "
+              "elements, out of place, keep_prob = %s (p = 0.1, the usual training value), no mask output, "
+              "a new stream for every call. G elements/s is n divided by the time per call; GB/s counts "
+              "8 bytes per element (read 4, write 4). The roof is the faster of two copies of the same "
+              "buffers at the same size and thread count, in the same run: `memcpy` and a loop of "
+              "streaming (non-temporal) stores. \"of roof\" is the row's GB/s over that roof; "
+              "\"× naive (a)\" compares with the one-thread mt19937 loop at the same size, \"× PyTorch\" "
+              "with PyTorch at the same thread count." % keep_prob)
+    md.append("")
+    head = headline(results, auto_isa)
+    if head:
+        md.append("## Headline figures")
+        md.append("")
+        md += head
+        md.append("")
+    md.append("## Per size")
+    printed = []
+    for n in results.sizes:
+        title = "### %s floats (%s per buffer)" % (size_label(n), bytes_label(4 * n))
+        table = size_table(results, n)
+        md += ["", title, "", table]
+        printed += [title, "", table, ""]
+    md.append("")
+    md.append("![throughput against size](throughput.png)")
+    md.append("")
+    md.append("## Every forward row")
+    md.append("")
+    md.append("G elements/s (fraction of the copy roof at the same size and thread count).")
+    for t in results.threads:
+        md += ["", "### %d thread%s" % (t, "" if t == 1 else "s"), "", forward_matrix(results, t)]
+    other = other_calls_table(results)
+    if other:
+        md += ["", "## Other calls", "",
+               "`forward_mask`: forward with the mask output; `backward_mask`: backward_mask_f32 from a stored "
+               "mask; `fill_u32`: the raw word stream; other rows as their bench_*.cpp file describes them. "
+               "Here GB/s counts the bytes each call moves (8.125 per element with a mask, 4 for fill_u32, "
+               "which only writes), so \"of roof\" compares real traffic with the 8-byte copy.", "", other]
+    md += ["", "## The copy roof", "", roof_table(results)]
+    small = [(n, t) for n in results.sizes for t in results.threads if t > 1
+             and results.best_roof(n, t) and results.best_roof(n, 1) and results.best_roof(n, t) < results.best_roof(n, 1)]
+    if small:
+        md += ["", "At %s the %d-thread copy was slower than the one-thread copy, so fractions of that roof run "
+               "high there: for small sizes the OpenMP fork and join cost more than the copy (simdrop keeps "
+               "small calls on one thread), and at any size other work on the machine that holds up one "
+               "thread shows up as a slow threaded copy."
+               % (", ".join(size_label(n) for n, _ in small), max(results.threads))]
+    noisy = sorted((r for r in rows if r.cv is not None and r.cv > 0.05), key=lambda r: -r.cv)
+    if noisy:
+        md += ["", "## Noise", "",
+               "%d of %d rows vary by more than 5%% between repetitions (coefficient of variation of the "
+               "time); the worst: %s. Other work on the machine shows up here, and most in the "
+               "multi-threaded rows, where one descheduled thread holds up the call."
+               % (len(noisy), len(rows), ", ".join("`%s` %.0f%%" % ("/".join(r.fields) + "/n:%d/omp:%d" % (r.n, r.threads), 100 * r.cv)
+                                                    for r in noisy[:8]))]
+    if errors:
+        md += ["", "## Rows that failed", ""] + ["- `%s`: %s" % e for e in errors]
+    plot_problem = plot(results, os.path.join(args.out_dir, "throughput.png"))
+    if plot_problem:
+        md += ["", "(%s)" % plot_problem]
+    md.append("")
+    report_path = os.path.join(args.out_dir, "report.md")
+    with open(report_path, "w") as f:
+        f.write("\n".join(md))
+
+    print("\n".join(md[:md.index("## Per size")]))
+    print("\n".join(printed))
+    print("Wrote %s%s" % (report_path, "" if plot_problem else " and " + os.path.join(args.out_dir, "throughput.png")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
