@@ -105,6 +105,11 @@ SIMDROP_API int simdrop_set_isa(const char* name);
 /* The name of the implementation calls use now ("scalar", "avx2", "avx512", "neon"). */
 SIMDROP_API const char* simdrop_active_isa(void);
 
+/* The implementation that ran the calling thread's last successful data call
+ * (forward, backward, mask, fill and the runtime calls), or "" before the first.
+ * A diagnostic for profiling: it shows what really ran, not what is configured. */
+SIMDROP_API const char* simdrop_last_call_isa(void);
+
 /* Number of OpenMP threads one call may use; 0 returns to OpenMP's default
  * (OMP_NUM_THREADS / omp_set_num_threads). A nonzero value here wins over
  * OMP_NUM_THREADS. Process-wide and thread-safe. SIMDROP_ERR_NUM_THREADS if n < 0. */

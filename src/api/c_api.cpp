@@ -30,7 +30,7 @@ int run_forward(const float* x, float* y, size_t n, const simdrop_params* p, uin
       byte_ranges_overlap(mask, mask_bytes, y, bytes))
     return SIMDROP_ERR_OVERLAP;
   const job j = make_job(*p);
-  const implementation& impl = active_implementation();
+  const implementation& impl = call_implementation();
   parallel_ranges(n, j.offset, element_unit(j),
                   [&](size_t b, size_t e) { impl.forward_f32(j, x, y, mask, b, e); });
   return SIMDROP_OK;
@@ -67,7 +67,7 @@ int simdrop_backward_mask_f32(const float* dy, const uint8_t* mask, float* dx, s
   if (partial_overlap(dy, dx, bytes) || byte_ranges_overlap(mask, mask_bytes, dx, bytes))
     return SIMDROP_ERR_OVERLAP;
   const job j = make_job(*p);
-  const implementation& impl = active_implementation();
+  const implementation& impl = call_implementation();
   parallel_ranges(n, 0, 8, [&](size_t b, size_t e) { impl.backward_mask_f32(j, dy, mask, dx, b, e); });
   return SIMDROP_OK;
 }
@@ -76,7 +76,7 @@ int simdrop_mask(uint8_t* mask, size_t n, const simdrop_params* p) {
   if (int s = check_call(p, n, {mask})) return s;
   if (n == 0) return SIMDROP_OK;
   const job j = make_job(*p);
-  const implementation& impl = active_implementation();
+  const implementation& impl = call_implementation();
   parallel_ranges(n, j.offset, element_unit(j), [&](size_t b, size_t e) { impl.mask(j, mask, b, e); });
   return SIMDROP_OK;
 }
@@ -85,7 +85,7 @@ int simdrop_fill_u32(uint32_t* words, size_t n, const simdrop_params* p) {
   if (int s = check_call(p, n, {words})) return s;
   if (n == 0) return SIMDROP_OK;
   const job j = make_job(*p);
-  const implementation& impl = active_implementation();
+  const implementation& impl = call_implementation();
   const uint64_t unit = j.generator == SIMDROP_PHILOX4X32_10 ? simdrop::rng::philox_group_words
                                                              : simdrop::rng::xoshiro_tile_words;
   parallel_ranges(n, j.offset, unit, [&](size_t b, size_t e) { impl.fill_u32(j, words, b, e); });
@@ -119,6 +119,8 @@ const char* simdrop_status_string(int status) {
 int simdrop_set_isa(const char* name) { return set_active_isa(name); }
 
 const char* simdrop_active_isa(void) { return active_implementation().name; }
+
+const char* simdrop_last_call_isa(void) { return last_call_implementation_name(); }
 
 int simdrop_set_num_threads(int n) {
   if (n < 0) return SIMDROP_ERR_NUM_THREADS;

@@ -100,6 +100,18 @@ const implementation& active_implementation() {
   return *expected;
 }
 
+namespace {
+thread_local const implementation* last_call = nullptr;
+}
+
+const implementation& call_implementation() {
+  const implementation& impl = active_implementation();
+  last_call = &impl;
+  return impl;
+}
+
+const char* last_call_implementation_name() { return last_call ? last_call->name : ""; }
+
 int set_active_isa(const char* name) {
   const implementation* chosen = nullptr;
   const int status = resolve_isa(name, &chosen);

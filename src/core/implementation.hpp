@@ -45,6 +45,13 @@ const implementation* const* implementation_list(size_t* count);
 // The implementation calls use now (detected once, or forced). Never null.
 const implementation& active_implementation();
 
+// What a data call uses: the active implementation, loaded once for the whole
+// call and recorded as the calling thread's last (simdrop_last_call_isa).
+const implementation& call_implementation();
+
+// Name of the implementation of the calling thread's last data call, or "".
+const char* last_call_implementation_name();
+
 // Per-ISA tables, defined in their own translation units.
 const implementation& scalar_implementation();
 #if defined(SIMDROP_HAVE_AVX2)
