@@ -23,7 +23,7 @@ uint64_t element_unit(const job& j) {
 }
 
 int run_forward(const float* x, float* y, size_t n, const simdrop_params* p, uint8_t* mask) {
-  if (int s = check_call(p, n, {x, y})) return s;
+  if (int s = check_call(p, n, sizeof(float), {x, y})) return s;
   if (n == 0) return SIMDROP_OK;
   const size_t bytes = n * sizeof(float), mask_bytes = (n + 7) / 8;
   if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, mask_bytes, x, bytes) ||
@@ -61,7 +61,7 @@ int simdrop_backward_f32(const float* dy, float* dx, size_t n, const simdrop_par
 }
 
 int simdrop_backward_mask_f32(const float* dy, const uint8_t* mask, float* dx, size_t n, const simdrop_params* p) {
-  if (int s = check_call(p, n, {dy, mask, dx})) return s;
+  if (int s = check_call(p, n, sizeof(float), {dy, mask, dx})) return s;
   if (n == 0) return SIMDROP_OK;
   const size_t bytes = n * sizeof(float), mask_bytes = (n + 7) / 8;
   if (partial_overlap(dy, dx, bytes) || byte_ranges_overlap(mask, mask_bytes, dx, bytes))
@@ -73,7 +73,7 @@ int simdrop_backward_mask_f32(const float* dy, const uint8_t* mask, float* dx, s
 }
 
 int simdrop_mask(uint8_t* mask, size_t n, const simdrop_params* p) {
-  if (int s = check_call(p, n, {mask})) return s;
+  if (int s = check_call(p, n, 0, {mask})) return s;
   if (n == 0) return SIMDROP_OK;
   const job j = make_job(*p);
   const implementation& impl = call_implementation();
@@ -82,7 +82,7 @@ int simdrop_mask(uint8_t* mask, size_t n, const simdrop_params* p) {
 }
 
 int simdrop_fill_u32(uint32_t* words, size_t n, const simdrop_params* p) {
-  if (int s = check_call(p, n, {words})) return s;
+  if (int s = check_call(p, n, sizeof(uint32_t), {words})) return s;
   if (n == 0) return SIMDROP_OK;
   const job j = make_job(*p);
   const implementation& impl = call_implementation();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 
 #include "simdrop/simdrop.h"
@@ -17,7 +18,12 @@ inline int check_params(const simdrop_params* p) {
   const float k = p->keep_prob;
   if (!std::isfinite(k) || !(k >= 0.0f) || !(k <= 1.0f)) return SIMDROP_ERR_KEEP_PROB;
   if (p->threshold_bits != 16 && p->threshold_bits != 32) return SIMDROP_ERR_THRESHOLD_BITS;
-  if (p->generator != SIMDROP_PHILOX4X32_10 && p->generator != SIMDROP_XOSHIRO128PP) return SIMDROP_ERR_GENERATOR;
+  // Read the enum's bytes as an int: a caller's out-of-range value must not be
+  // loaded as a simdrop_generator (undefined behaviour).
+  int generator;
+  static_assert(sizeof generator == sizeof p->generator, "simdrop_generator is int-sized");
+  std::memcpy(&generator, &p->generator, sizeof generator);
+  if (generator != SIMDROP_PHILOX4X32_10 && generator != SIMDROP_XOSHIRO128PP) return SIMDROP_ERR_GENERATOR;
   return SIMDROP_OK;
 }
 
@@ -35,12 +41,15 @@ inline int checked_mul(size_t a, size_t b, size_t* out) {
 }
 
 // The checks every element-wise call starts with: params, data pointers
-// non-null when n > 0, offset + n <= 2^64.
-inline int check_call(const simdrop_params* p, size_t n, std::initializer_list<const void*> required) {
+// non-null when n > 0, offset + n <= 2^64, and n elements of `element_bytes`
+// addressable (n * element_bytes fits in size_t).
+inline int check_call(const simdrop_params* p, size_t n, size_t element_bytes,
+                      std::initializer_list<const void*> required) {
   if (int s = check_params(p)) return s;
   if (n != 0)
     for (const void* ptr : required)
       if (!ptr) return SIMDROP_ERR_NULL_POINTER;
+  if (element_bytes != 0 && n > SIZE_MAX / element_bytes) return SIMDROP_ERR_INDEX_OVERFLOW;
   return check_index_range(p->offset, n);
 }
 
