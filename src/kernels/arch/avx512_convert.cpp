@@ -6,6 +6,7 @@
 //    nearest even and makes NaN quiet with the top payload bits, exactly as
 //    core/convert.hpp does, but it treats subnormal inputs as zero: those
 //    lanes (exponent field 0) are redone with the integer rounding.
+//  - f64: 8 lanes, masked by one keep byte; f32 (2-D blocks, channels): 16.
 //  - fused bias-dropout-add: vfmadd, blend by the keep bits.
 // The tests check every loop against the portable one on all 65,536 inputs.
 //
@@ -64,24 +65,54 @@ __attribute__((target("avx512bf16"))) void scale_bf16(const uint16_t* x, uint16_
   }
 }
 
-void bias_dropout_add(const float* x, const float* bias, const float* residual, float* y, const uint8_t* keep,
-                      size_t first_bit, size_t n, float s) {
+void scale_f64(const double* x, double* y, const uint8_t* keep, size_t n, double s) {
+  const __m512d vs = _mm512_set1_pd(s);
+  for (size_t i = 0; i < n; i += 8) {
+    const __mmask8 lanes = n - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - i)) - 1u);
+    const __m512d product = _mm512_mul_pd(_mm512_maskz_loadu_pd(lanes, x + i), vs);
+    _mm512_mask_storeu_pd(y + i, lanes, _mm512_maskz_mov_pd(__mmask8(keep[i / 8]), product));
+  }
+}
+
+void scale_f32(const float* x, float* y, const uint8_t* keep, size_t first_bit, size_t n, float s) {
   const __m512 vs = _mm512_set1_ps(s);
   for (size_t i = 0; i < n; i += 16) {
     const __mmask16 lanes = first_lanes(n - i);
+    const __m512 product = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, x + i), vs);
+    _mm512_mask_storeu_ps(y + i, lanes, _mm512_maskz_mov_ps(keep_bits16(keep, first_bit + i), product));
+  }
+}
+
+// Kept lanes: fmaf(x + bias, s, residual); a NaN result is replaced by the
+// first NaN among x, bias, residual made quiet (the rule of the portable loop,
+// which IEEE and the FMA forms leave open). Dropped lanes: residual.
+void bias_dropout_add(const float* x, const float* bias, const float* residual, float* y, const uint8_t* keep,
+                      size_t first_bit, size_t n, float s) {
+  const __m512 vs = _mm512_set1_ps(s);
+  const __m512i quiet = _mm512_set1_epi32(0x00400000);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 lanes = first_lanes(n - i);
     const __m512 r = _mm512_maskz_loadu_ps(lanes, residual + i);
-    const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, x + i), _mm512_maskz_loadu_ps(lanes, bias + i));
-    const __m512 kept = _mm512_fmadd_ps(sum, vs, r);
+    const __m512 xv = _mm512_maskz_loadu_ps(lanes, x + i), bv = _mm512_maskz_loadu_ps(lanes, bias + i);
+    __m512 kept = _mm512_fmadd_ps(_mm512_add_ps(xv, bv), vs, r);
+    if (_mm512_cmp_ps_mask(kept, kept, _CMP_UNORD_Q)) {
+      auto quieted = [&](__m512 v) { return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(v), quiet)); };
+      kept = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, r, _CMP_UNORD_Q), kept, quieted(r));
+      kept = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(bv, bv, _CMP_UNORD_Q), kept, quieted(bv));
+      kept = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q), kept, quieted(xv));
+    }
     _mm512_mask_storeu_ps(y + i, lanes, _mm512_mask_blend_ps(keep_bits16(keep, first_bit + i), r, kept));
   }
 }
 
 convert_fast_paths make_table() {
-  convert_fast_paths t{nullptr, nullptr, nullptr};
+  convert_fast_paths t{};
   const cpu_features& cpu = host_cpu_features();
   if (!cpu.avx512) return t;
   if (cpu.f16c) t.scale_f16 = scale_f16;
-  if (cpu.avx512_bf16) t.scale_bf16 = scale_bf16;
+  if (cpu.avx512_bf16) t.scale_bf16 = scale_bf16;  // else the avx2 table's integer loop
+  t.scale_f64 = scale_f64;
+  t.scale_f32 = scale_f32;
   t.bias_dropout_add = bias_dropout_add;
   return t;
 }
