@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -25,6 +26,18 @@ size_t cut_point(size_t ideal, size_t n, uint64_t offset, uint64_t unit) {
 
 }  // namespace
 
+size_t min_elements_per_thread() {
+  static const size_t value = [] {
+    if (const char* env = std::getenv("SIMDROP_MIN_ELEMENTS_PER_THREAD")) {
+      char* end = nullptr;
+      const unsigned long long v = std::strtoull(env, &end, 10);
+      if (end != env && *end == '\0' && v > 0) return size_t(v);
+    }
+    return default_min_elements_per_thread;
+  }();
+  return value;
+}
+
 void set_num_threads(int n) { requested_threads.store(n, std::memory_order_relaxed); }
 int get_num_threads() { return requested_threads.load(std::memory_order_relaxed); }
 
@@ -33,7 +46,7 @@ int threads_for(size_t n) {
   if (omp_in_parallel()) return 1;
   int threads = requested_threads.load(std::memory_order_relaxed);
   if (threads <= 0) threads = omp_get_max_threads();
-  const size_t by_size = std::max<size_t>(1, n / min_elements_per_thread);
+  const size_t by_size = std::max<size_t>(1, n / min_elements_per_thread());
   return int(std::min<size_t>(size_t(threads), by_size));
 #else
   (void)n;

@@ -7,12 +7,15 @@
 namespace simdrop::detail {
 
 // Calls below this many elements per thread run on the calling thread
-// (docs/parallel.md says how the figure was measured).
-inline constexpr size_t min_elements_per_thread = size_t(1) << 16;
+// (docs/parallel.md says how the figure was measured). The environment
+// variable SIMDROP_MIN_ELEMENTS_PER_THREAD, read once, overrides it for
+// measuring the cut-over on another machine.
+inline constexpr size_t default_min_elements_per_thread = size_t(1) << 16;
+size_t min_elements_per_thread();
 
 // Threads a call of n elements will use now: 1 inside a caller's parallel
 // region, else the simdrop_set_num_threads value (or OpenMP's default),
-// limited so that each thread gets at least min_elements_per_thread.
+// limited so that each thread gets at least min_elements_per_thread().
 int threads_for(size_t n);
 
 using range_body = void (*)(void* context, size_t begin, size_t end);
