@@ -6,7 +6,11 @@ include(CMakePackageConfigHelpers)
 install(TARGETS simdrop EXPORT simdrop-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  # The target's $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}> is evaluated before
+  # GNUInstallDirs is included (it is empty there), so the exported target gets its
+  # include directory from here.
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/simdrop DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 # A static simdrop carries its private OpenMP dependency into the consumer's link.

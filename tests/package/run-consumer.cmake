@@ -1,0 +1,84 @@
+# Runs one step of the packaging tests (cmake -P), so each ctest test is one
+# command with a clear log. Every step starts from an empty directory, so the
+# tests can be rerun without stale caches.
+#
+#   -DSTEP=install   -DBUILD_DIR=<simdrop build> -DPREFIX=<dir> [-DCONFIG=<cfg>]
+#       cmake --install of an already-built simdrop into a fresh prefix.
+#   -DSTEP=library   -DSOURCE_DIR=<simdrop source> -DBINARY_DIR=<dir> -DPREFIX=<dir> -DSETTINGS=<file>
+#                    -DGENERATOR=<gen> [-DCONFIG=<cfg>] [-DSHARED=ON|OFF]
+#       configures, builds and installs simdrop alone (no tests) into a fresh prefix.
+#   -DSTEP=consumer  -DSOURCE_DIR=<consumer project> -DBINARY_DIR=<dir> -DSETTINGS=<file>
+#                    -DGENERATOR=<gen> [-DCONFIG=<cfg>] [-DPREFIX=<dir>] [-DSIMDROP_SOURCE_DIR=<dir>]
+#                    -DCTEST_COMMAND=<ctest> [-DEXPECTED_VERSION=<v>] [-DSHARED=ON|OFF]
+#       configures and builds the consumer, then runs its ctest (under the
+#       cross-compiling emulator when there is one).
+#
+# SETTINGS is an initial-cache file (cmake -C) written by CMakeLists.txt with
+# the parent build's compilers, flags, toolchain file and emulator.
+cmake_minimum_required(VERSION 3.20)
+
+function(run)
+  string(REPLACE ";" " " shown "${ARGN}")
+  message(STATUS "Running: ${shown}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "Command failed (${result}): ${shown}")
+  endif()
+endfunction()
+
+set(config_args "")
+if(CONFIG)
+  set(config_args --config ${CONFIG})
+endif()
+set(jobs 2)
+if(DEFINED ENV{CMAKE_BUILD_PARALLEL_LEVEL} AND NOT "$ENV{CMAKE_BUILD_PARALLEL_LEVEL}" STREQUAL "")
+  set(jobs $ENV{CMAKE_BUILD_PARALLEL_LEVEL})
+endif()
+
+# configure_and_build(<source> <binary> <extra -D arguments...>)
+function(configure_and_build source binary)
+  file(REMOVE_RECURSE "${binary}")
+  set(generator_args -G "${GENERATOR}")
+  if(GENERATOR_PLATFORM)
+    list(APPEND generator_args -A "${GENERATOR_PLATFORM}")
+  endif()
+  if(GENERATOR_TOOLSET)
+    list(APPEND generator_args -T "${GENERATOR_TOOLSET}")
+  endif()
+  run("${CMAKE_COMMAND}" -S "${source}" -B "${binary}" ${generator_args} -C "${SETTINGS}" ${ARGN})
+  run("${CMAKE_COMMAND}" --build "${binary}" --parallel ${jobs} ${config_args})
+endfunction()
+
+set(shared_args "")
+if(DEFINED SHARED)
+  set(shared_args "-DBUILD_SHARED_LIBS=${SHARED}")
+endif()
+
+if(STEP STREQUAL "install")
+  file(REMOVE_RECURSE "${PREFIX}")
+  run("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${PREFIX}" ${config_args})
+elseif(STEP STREQUAL "library")
+  file(REMOVE_RECURSE "${PREFIX}")
+  configure_and_build("${SOURCE_DIR}" "${BINARY_DIR}" ${shared_args}
+    -DSIMDROP_BUILD_TESTS=OFF -DSIMDROP_BUILD_BENCHMARKS=OFF -DSIMDROP_BUILD_EXAMPLES=OFF -DSIMDROP_INSTALL=ON)
+  run("${CMAKE_COMMAND}" --install "${BINARY_DIR}" --prefix "${PREFIX}" ${config_args})
+elseif(STEP STREQUAL "consumer")
+  set(args ${shared_args})
+  if(PREFIX)
+    list(APPEND args "-DCMAKE_PREFIX_PATH=${PREFIX}" "-DSIMDROP_EXPECTED_PREFIX=${PREFIX}")
+  endif()
+  if(SIMDROP_SOURCE_DIR)
+    list(APPEND args "-DSIMDROP_SOURCE_DIR=${SIMDROP_SOURCE_DIR}")
+  endif()
+  if(EXPECTED_VERSION)
+    list(APPEND args "-DSIMDROP_EXPECTED_VERSION=${EXPECTED_VERSION}")
+  endif()
+  configure_and_build("${SOURCE_DIR}" "${BINARY_DIR}" ${args})
+  set(ctest_config "")
+  if(CONFIG)
+    set(ctest_config -C ${CONFIG})
+  endif()
+  run("${CTEST_COMMAND}" --test-dir "${BINARY_DIR}" --output-on-failure --no-tests=error ${ctest_config})
+else()
+  message(FATAL_ERROR "run-consumer.cmake: unknown STEP '${STEP}'")
+endif()
