@@ -584,3 +584,48 @@ TEST_CASE("every implementation equals scalar bit for bit on random sizes, offse
     CHECK(w == npos);
   }
 }
+
+TEST_CASE("calls above the streaming-store size equal scalar, with aligned and unaligned outputs",
+          "[contract][implementations][streaming]") {
+  // From 2^22 elements per call the x86 kernels write y with non-temporal
+  // stores when y is 64-byte aligned at the first whole 16-element register
+  // (src/core/implementation.hpp). Offset 0 with an aligned y and offset 37 with
+  // y 5 floats past a 64-byte boundary (so element 11, global 48, is aligned)
+  // take that path; a y misaligned by one float takes the normal stores.
+  const std::string isa =
+      GENERATE(Catch::Generators::from_range(simdrop_test::supported_implementations()));
+  INFO("implementation: " << isa << " vs scalar");
+  const std::size_t n = (std::size_t(1) << 22) + 4099;
+  const std::vector<float> x = simdrop_test::test_inputs(n, 0x5EED5EEDull);
+  struct layout {
+    std::uint64_t offset;
+    std::size_t misalign_y;
+  };
+  const layout layouts[] = {{0, 0}, {37, 5}, {0, 1}};
+  const std::size_t widths = simdrop_test::reduced_mode() ? 1 : std::size(all_generator_widths);
+  for (std::size_t w = 0; w < widths; ++w) {
+    const generator_width& gw = all_generator_widths[w];
+    for (const layout& l : layouts) {
+      simdrop_params p = simdrop_params_default(0.75f, 0xC0FFEEull + w);
+      p.generator = gw.generator;
+      p.threshold_bits = gw.threshold_bits;
+      p.stream = 7;
+      p.offset = l.offset;
+      INFO(gw.name << ", offset " << l.offset << ", y misaligned by " << l.misalign_y << " floats");
+      guarded<float> expected(n, l.misalign_y), actual(n, l.misalign_y);
+      std::vector<std::uint8_t> expected_mask((n + 7) / 8), actual_mask((n + 7) / 8);
+      simdrop_test::with_isa("scalar", [&] {
+        REQUIRE(simdrop_forward_f32(x.data(), expected.data(), n, &p, expected_mask.data()) == SIMDROP_OK);
+      });
+      simdrop_test::with_isa(isa, [&] {
+        REQUIRE(simdrop_forward_f32(x.data(), actual.data(), n, &p, actual_mask.data()) == SIMDROP_OK);
+      });
+      const std::size_t f = first_float_mismatch(actual.data(), expected.data(), n);
+      INFO("forward: " << simdrop_test::describe_floats(actual.data(), expected.data(), f));
+      CHECK(f == npos);
+      CHECK(actual_mask == expected_mask);
+      INFO(actual.guard_report());
+      CHECK(actual.guards_intact());
+    }
+  }
+}

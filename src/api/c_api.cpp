@@ -29,7 +29,8 @@ int run_forward(const float* x, float* y, size_t n, const simdrop_params* p, uin
   if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, mask_bytes, x, bytes) ||
       byte_ranges_overlap(mask, mask_bytes, y, bytes))
     return SIMDROP_ERR_OVERLAP;
-  const job j = make_job(*p);
+  job j = make_job(*p);
+  j.call_elements = n;
   const implementation& impl = call_implementation();
   parallel_ranges(n, j.offset, element_unit(j),
                   [&](size_t b, size_t e) { impl.forward_f32(j, x, y, mask, b, e); });

@@ -33,11 +33,17 @@ struct implementation {
   void (*fill_u32)(const job&, uint32_t* words, size_t begin, size_t end);
 };
 
-// A range this large (elements of one thread's share) writes its output with
-// streaming (non-temporal) stores where the ISA has them and y is aligned:
-// 4M floats = 16 MiB, half the L3 of the machine it was measured on
-// (docs/parallel.md has the measurements).
+// A call this large (job.call_elements, all threads together) writes its output
+// with streaming (non-temporal) stores where the ISA has them and y is aligned:
+// its input and output no longer fit the last-level cache, so normal stores
+// would only evict the input to read back lines that are about to be fully
+// overwritten (docs/parallel.md has the measurements behind the figure; the definition
+// SIMDROP_STREAMING_MIN_ELEMENTS replaces it at build time, for measuring).
+#if defined(SIMDROP_STREAMING_MIN_ELEMENTS)
+inline constexpr size_t streaming_min_elements = SIMDROP_STREAMING_MIN_ELEMENTS;
+#else
 inline constexpr size_t streaming_min_elements = size_t(1) << 22;
+#endif
 
 // The implementations compiled into this build, best first; scalar is last and always present.
 const implementation* const* implementation_list(size_t* count);

@@ -18,6 +18,7 @@ struct job {
   uint64_t offset;     // global index of element 0 of the call
   uint64_t threshold;  // T in [0, 2^threshold_bits]
   float scale;         // (float)(2^bits / T), 0 when T == 0
+  uint64_t call_elements = 0;  // size of the whole call (all threads): picks streaming stores
 
   bool keep_all() const { return threshold >> threshold_bits != 0; }  // T == 2^bits
 };

@@ -10,7 +10,7 @@ namespace simdrop::detail {
 // (docs/parallel.md says how the figure was measured). The environment
 // variable SIMDROP_MIN_ELEMENTS_PER_THREAD, read once, overrides it for
 // measuring the cut-over on another machine.
-inline constexpr size_t default_min_elements_per_thread = size_t(1) << 16;
+inline constexpr size_t default_min_elements_per_thread = size_t(1) << 15;
 size_t min_elements_per_thread();
 
 // Threads a call of n elements will use now: 1 inside a caller's parallel
