@@ -33,11 +33,12 @@ struct implementation {
   void (*fill_u32)(const job&, uint32_t* words, size_t begin, size_t end);
 };
 
-// A call this large (job.call_elements, all threads together) writes its output
-// with streaming (non-temporal) stores where the ISA has them and y is aligned:
-// its input and output no longer fit the last-level cache, so normal stores
-// would only evict the input to read back lines that are about to be fully
-// overwritten (docs/parallel.md has the measurements behind the figure; the definition
+// A call larger than this (job.call_elements, all threads together), or one
+// thread's range at least this large, writes its output with streaming
+// (non-temporal) stores where the ISA has them and y is aligned: the data no
+// longer fits the last-level cache, so normal stores would only evict the
+// input to read back lines that are about to be fully overwritten
+// (docs/parallel.md has the measurements behind the figure; the definition
 // SIMDROP_STREAMING_MIN_ELEMENTS replaces it at build time, for measuring).
 #if defined(SIMDROP_STREAMING_MIN_ELEMENTS)
 inline constexpr size_t streaming_min_elements = SIMDROP_STREAMING_MIN_ELEMENTS;
