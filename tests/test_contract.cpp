@@ -19,6 +19,7 @@
 #include "simdrop/simdrop.h"
 #include "support/guarded.hpp"
 #include "support/implementations.hpp"
+#include "support/params.hpp"
 #include "support/oracle.hpp"
 #include "support/util.hpp"
 
@@ -27,32 +28,13 @@ using simdrop_test::first_mismatch;
 using simdrop_test::guarded;
 using simdrop_test::npos;
 
+using simdrop_test::all_generator_widths;
+using simdrop_test::generator_width;
+using simdrop_test::make_params;
+
 namespace {
 
 constexpr std::uint64_t u64_max = std::numeric_limits<std::uint64_t>::max();
-
-struct generator_width {
-  simdrop_generator generator;
-  std::uint32_t threshold_bits;
-  const char* name;
-};
-
-const generator_width all_generator_widths[] = {
-    {SIMDROP_PHILOX4X32_10, 32, "philox/32"},
-    {SIMDROP_PHILOX4X32_10, 16, "philox/16"},
-    {SIMDROP_XOSHIRO128PP, 32, "xoshiro/32"},
-    {SIMDROP_XOSHIRO128PP, 16, "xoshiro/16"},
-};
-
-simdrop_params make_params(const generator_width& gw, float keep_prob, std::uint64_t seed, std::uint64_t stream,
-                           std::uint64_t offset) {
-  simdrop_params p = simdrop_params_default(keep_prob, seed);
-  p.generator = gw.generator;
-  p.threshold_bits = gw.threshold_bits;
-  p.stream = stream;
-  p.offset = offset;
-  return p;
-}
 
 std::string describe(const simdrop_params& p, std::size_t n) {
   std::ostringstream s;

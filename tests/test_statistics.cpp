@@ -16,7 +16,12 @@
 #include <vector>
 
 #include "simdrop/simdrop.h"
+#include "support/params.hpp"
 #include "support/util.hpp"
+
+using simdrop_test::all_generator_widths;
+using simdrop_test::generator_width;
+using simdrop_test::make_params;
 
 namespace {
 
@@ -25,29 +30,6 @@ constexpr double chi_square_bound = 36.0;    // = sigmas^2: chi-square(1 df) > 3
 // 2^20 elements per check natively; 2^18 under an emulator (the bounds are
 // exact for any N, only their relative width doubles).
 const std::size_t sample = simdrop_test::scaled_count(std::size_t(1) << 20, std::size_t(1) << 18);
-
-struct generator_width {
-  simdrop_generator generator;
-  std::uint32_t threshold_bits;
-  const char* name;
-};
-
-const generator_width all_generator_widths[] = {
-    {SIMDROP_PHILOX4X32_10, 32, "philox/32"},
-    {SIMDROP_PHILOX4X32_10, 16, "philox/16"},
-    {SIMDROP_XOSHIRO128PP, 32, "xoshiro/32"},
-    {SIMDROP_XOSHIRO128PP, 16, "xoshiro/16"},
-};
-
-simdrop_params make_params(const generator_width& gw, float keep_prob, std::uint64_t seed, std::uint64_t stream,
-                           std::uint64_t offset) {
-  simdrop_params p = simdrop_params_default(keep_prob, seed);
-  p.generator = gw.generator;
-  p.threshold_bits = gw.threshold_bits;
-  p.stream = stream;
-  p.offset = offset;
-  return p;
-}
 
 // The decisions of n elements as 0/1 bytes.
 std::vector<std::uint8_t> decisions(const simdrop_params& p, std::size_t n) {

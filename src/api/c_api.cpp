@@ -15,13 +15,6 @@ using namespace simdrop::detail;
 
 namespace {
 
-// Elements of one whole Philox group or xoshiro tile: the tiling unit.
-uint64_t element_unit(const job& j) {
-  const uint64_t words = j.generator == SIMDROP_PHILOX4X32_10 ? simdrop::rng::philox_group_words
-                                                              : simdrop::rng::xoshiro_tile_words;
-  return j.threshold_bits == 16 ? 2 * words : words;
-}
-
 int run_forward(const float* x, float* y, size_t n, const simdrop_params* p, uint8_t* mask) {
   if (int s = check_call(p, n, sizeof(float), {x, y})) return s;
   if (n == 0) return SIMDROP_OK;
@@ -32,7 +25,7 @@ int run_forward(const float* x, float* y, size_t n, const simdrop_params* p, uin
   job j = make_job(*p);
   j.call_elements = n;
   const implementation& impl = call_implementation();
-  parallel_ranges(n, j.offset, element_unit(j),
+  parallel_ranges(n, j.offset, tiling_unit(j),
                   [&](size_t b, size_t e) { impl.forward_f32(j, x, y, mask, b, e); });
   return SIMDROP_OK;
 }
@@ -78,7 +71,7 @@ int simdrop_mask(uint8_t* mask, size_t n, const simdrop_params* p) {
   if (n == 0) return SIMDROP_OK;
   const job j = make_job(*p);
   const implementation& impl = call_implementation();
-  parallel_ranges(n, j.offset, element_unit(j), [&](size_t b, size_t e) { impl.mask(j, mask, b, e); });
+  parallel_ranges(n, j.offset, tiling_unit(j), [&](size_t b, size_t e) { impl.mask(j, mask, b, e); });
   return SIMDROP_OK;
 }
 

@@ -36,13 +36,6 @@ namespace {
 
 // ---- Tiling ---------------------------------------------------------------------
 
-// Elements of one whole Philox group or xoshiro tile: the tiling unit.
-uint64_t element_unit(const job& j) {
-  const uint64_t words = j.generator == SIMDROP_PHILOX4X32_10 ? simdrop::rng::philox_group_words
-                                                              : simdrop::rng::xoshiro_tile_words;
-  return j.threshold_bits == 16 ? 2 * words : words;
-}
-
 // Decisions computed per `mask` call: one xoshiro tile (a multiple of a Philox
 // group), so that chunks that start on a tile boundary never regenerate words.
 constexpr size_t max_chunk = 2 * simdrop::rng::xoshiro_tile_words;
@@ -300,7 +293,7 @@ int run_2d(const float* x, size_t ldx, float* y, size_t ldy, size_t rows, size_t
   if (empty) return SIMDROP_OK;
   const job j = make_job(*p);
   const implementation& impl = call_implementation();
-  const uint64_t unit = element_unit(j);
+  const uint64_t unit = tiling_unit(j);
   const size_t n = rows * cols;
 
   // Contiguous rows and mask rows: exactly the 1-D call.
@@ -378,7 +371,7 @@ int check_typed(const simdrop_params* p, const void* x, const void* y, size_t n,
 // copying the bits into the caller's mask when there is one.
 template <class Apply>
 void run_chunks(const implementation& impl, const job& j, size_t n, uint8_t* mask, Apply&& apply) {
-  parallel_ranges(n, j.offset, element_unit(j), [&](size_t begin, size_t end) {
+  parallel_ranges(n, j.offset, tiling_unit(j), [&](size_t begin, size_t end) {
     for_each_decision_chunk(impl, j, begin, end, [&](size_t c0, size_t c1, const uint8_t* bits) {
       if (mask) std::memcpy(mask + c0 / 8, bits, (c1 - c0 + 7) / 8);
       apply(c0, c1, bits);
@@ -499,7 +492,7 @@ int run_channels(const float* x, float* y, size_t batch, size_t channels, size_t
 
   const job j = make_job(*p);
   const implementation& impl = call_implementation();
-  const uint64_t unit = element_unit(j);
+  const uint64_t unit = tiling_unit(j);
   if (spatial == 1) {  // one element per decision: exactly the 1-D call
     parallel_ranges(n, j.offset, unit, [&](size_t b, size_t e) { impl.forward_f32(j, x, y, mask, b, e); });
     return SIMDROP_OK;

@@ -23,6 +23,13 @@ struct job {
   bool keep_all() const { return threshold >> threshold_bits != 0; }  // T == 2^bits
 };
 
+// Elements of one whole Philox group or xoshiro tile: the unit calls are cut
+// into for threads, so that no range replays part of a group or tile.
+inline uint64_t tiling_unit(const job& j) {
+  const uint64_t words = j.generator == SIMDROP_PHILOX4X32_10 ? rng::philox_group_words : rng::xoshiro_tile_words;
+  return j.threshold_bits == 16 ? 2 * words : words;
+}
+
 // Derives threshold and scale; p must already be validated.
 inline job make_job(const simdrop_params& p) {
   job j{};

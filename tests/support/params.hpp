@@ -1,0 +1,34 @@
+// The four generator x threshold-width combinations every contract test runs,
+// and a parameter set built from one of them.
+#pragma once
+
+#include <cstdint>
+
+#include "simdrop/simdrop.h"
+
+namespace simdrop_test {
+
+struct generator_width {
+  simdrop_generator generator;
+  std::uint32_t threshold_bits;
+  const char* name;
+};
+
+inline constexpr generator_width all_generator_widths[] = {
+    {SIMDROP_PHILOX4X32_10, 32, "philox/32"},
+    {SIMDROP_PHILOX4X32_10, 16, "philox/16"},
+    {SIMDROP_XOSHIRO128PP, 32, "xoshiro/32"},
+    {SIMDROP_XOSHIRO128PP, 16, "xoshiro/16"},
+};
+
+inline simdrop_params make_params(const generator_width& gw, float keep_prob, std::uint64_t seed,
+                                  std::uint64_t stream, std::uint64_t offset) {
+  simdrop_params p = simdrop_params_default(keep_prob, seed);
+  p.generator = gw.generator;
+  p.threshold_bits = gw.threshold_bits;
+  p.stream = stream;
+  p.offset = offset;
+  return p;
+}
+
+}  // namespace simdrop_test
