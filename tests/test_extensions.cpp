@@ -75,20 +75,7 @@ bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
-// Runs fn once per (implementation, thread count) with both forced, and
-// restores "auto" and the default thread count afterwards.
-template <class F>
-void for_each_isa_and_threads(F&& fn) {
-  for (const std::string& isa : simdrop_test::supported_implementations()) {
-    simdrop_test::forced_isa guard(isa);
-    for (int threads : {1, 2, 3}) {
-      REQUIRE(simdrop_set_num_threads(threads) == SIMDROP_OK);
-      INFO("implementation " << isa << ", threads " << threads);
-      fn(isa, threads);
-    }
-  }
-  simdrop_set_num_threads(0);
-}
+using simdrop_test::for_each_isa_and_threads;
 
 // Runs fn with the scalar implementation on one thread (the reference output).
 template <class F>

@@ -35,19 +35,7 @@ std::vector<float> c_forward(const std::vector<float>& x, float keep_prob, u64 s
   return y;
 }
 
-// Runs fn(layer outputs) under every implementation and thread count.
-template <class F>
-void for_each_isa_and_threads(F&& fn) {
-  for (const std::string& isa : simdrop_test::supported_implementations()) {
-    simdrop_test::forced_isa guard(isa);
-    for (int threads : {1, 2, 3}) {
-      REQUIRE(simdrop_set_num_threads(threads) == SIMDROP_OK);
-      INFO("implementation " << isa << ", threads " << threads);
-      fn();
-    }
-  }
-  simdrop_set_num_threads(0);
-}
+using simdrop_test::for_each_isa_and_threads;
 
 TEST_CASE("layer: stream = (layer_id << 40) | step, a fresh one per training call", "[layer]") {
   REQUIRE(Dropout::stream_for(0, 0) == 0);

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "simdrop/simdrop.h"
@@ -48,6 +49,24 @@ template <class F>
 void with_isa(const std::string& name, F&& fn) {
   forced_isa guard(name);
   fn();
+}
+
+// Runs fn once per (implementation, thread count 1, 2, 3) with both forced, as
+// fn(isa, threads) or fn(), then returns to "auto" and OpenMP's default count.
+template <class F>
+void for_each_isa_and_threads(F&& fn) {
+  for (const std::string& isa : supported_implementations()) {
+    forced_isa guard(isa);
+    for (int threads : {1, 2, 3}) {
+      REQUIRE(simdrop_set_num_threads(threads) == SIMDROP_OK);
+      INFO("implementation " << isa << ", threads " << threads);
+      if constexpr (std::is_invocable_v<F&, const std::string&, int>)
+        fn(isa, threads);
+      else
+        fn();
+    }
+  }
+  simdrop_set_num_threads(0);
 }
 
 }  // namespace simdrop_test
