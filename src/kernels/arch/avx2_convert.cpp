@@ -42,20 +42,27 @@ inline __m128i scale_f16x8(__m128i h, __m256 s, unsigned bits) {
   return _mm_and_si128(_mm256_cvtps_ph(product, _MM_FROUND_TO_NEAREST_INT), keep_mask_epi16(bits));
 }
 
-void scale_f16(const uint16_t* x, uint16_t* y, const uint8_t* keep, size_t n, float s) {
+// Applies scale8(8 halves, scale, keep byte) to n 16-bit values, 8 at a time;
+// the tail goes through a small buffer so nothing outside x and y is touched.
+template <class Scale8>
+void scale_16bit(const uint16_t* x, uint16_t* y, const uint8_t* keep, size_t n, float s, Scale8 scale8) {
   const __m256 vs = _mm256_set1_ps(s);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), scale_f16x8(h, vs, keep[i / 8]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), scale8(h, vs, keep[i / 8]));
   }
-  if (i < n) {  // tail: through a small buffer
+  if (i < n) {
     uint16_t buffer[8] = {};
     std::memcpy(buffer, x + i, (n - i) * sizeof(uint16_t));
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buffer));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(buffer), scale_f16x8(h, vs, keep[i / 8]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(buffer), scale8(h, vs, keep[i / 8]));
     std::memcpy(y + i, buffer, (n - i) * sizeof(uint16_t));
   }
+}
+
+void scale_f16(const uint16_t* x, uint16_t* y, const uint8_t* keep, size_t n, float s) {
+  scale_16bit(x, y, keep, n, s, scale_f16x8);
 }
 
 // bf16: widen (a shift), multiply, then round to nearest even in integers as
@@ -74,19 +81,7 @@ inline __m128i scale_bf16x8(__m128i h, __m256 s, unsigned bits) {
 }
 
 void scale_bf16(const uint16_t* x, uint16_t* y, const uint8_t* keep, size_t n, float s) {
-  const __m256 vs = _mm256_set1_ps(s);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), scale_bf16x8(h, vs, keep[i / 8]));
-  }
-  if (i < n) {
-    uint16_t buffer[8] = {};
-    std::memcpy(buffer, x + i, (n - i) * sizeof(uint16_t));
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(buffer));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(buffer), scale_bf16x8(h, vs, keep[i / 8]));
-    std::memcpy(y + i, buffer, (n - i) * sizeof(uint16_t));
-  }
+  scale_16bit(x, y, keep, n, s, scale_bf16x8);
 }
 
 // Doubles, 4 per vector: the low or high nibble of a keep byte.
