@@ -47,6 +47,7 @@ struct ops {
   static u32 rotl(const u32& x) {
     return (x << Bits) | (x >> (32 - Bits));
   }
+  static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }  // no masked operands on AVX2
   static void stream_store(float* p, const f32& v) { _mm256_stream_ps(p, v); }
   static void stream_fence() { _mm_sfence(); }
 };

@@ -44,6 +44,7 @@ struct ops {
   static u32 rotl(const u32& x) {
     return vsliq_n_u32(vshrq_n_u32(x, 32 - Bits), x, Bits);
   }
+  static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }
   static void stream_store(float* p, const f32& v) { v.store_unaligned(p); }
   static void stream_fence() {}
 };
