@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/convert_fast.hpp"
 #include "core/cpu_features.hpp"
@@ -32,15 +33,72 @@ inline __mmask16 keep_bits16(const uint8_t* keep, size_t first) {
 
 inline __mmask16 first_lanes(size_t count) { return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u); }
 
+// Whole vectors use plain loads and stores, the tail masked ones. The plain
+// loads are hidden from the compiler's operand folding: as the memory operand
+// of a masked (fault-suppressing) instruction, a load that misses the cache is
+// several times slower on AMD Zen 5 (see ops::load_unfolded in avx512.cpp).
+template <bool Tail>
+inline __m512 load_ps(const float* p, __mmask16 lanes) {
+  if constexpr (Tail) return _mm512_maskz_loadu_ps(lanes, p);
+  __m512 v = _mm512_loadu_ps(p);
+  asm("" : "+v"(v));
+  return v;
+}
+template <bool Tail>
+inline void store_ps(float* p, __mmask16 lanes, __m512 v) {
+  if constexpr (Tail)
+    _mm512_mask_storeu_ps(p, lanes, v);
+  else
+    _mm512_storeu_ps(p, v);
+}
+template <bool Tail>
+inline __m512d load_pd(const double* p, __mmask8 lanes) {
+  if constexpr (Tail) return _mm512_maskz_loadu_pd(lanes, p);
+  __m512d v = _mm512_loadu_pd(p);
+  asm("" : "+v"(v));
+  return v;
+}
+template <bool Tail>
+inline void store_pd(double* p, __mmask8 lanes, __m512d v) {
+  if constexpr (Tail)
+    _mm512_mask_storeu_pd(p, lanes, v);
+  else
+    _mm512_storeu_pd(p, v);
+}
+template <bool Tail>
+inline __m256i load_epi16(const uint16_t* p, __mmask16 lanes) {
+  if constexpr (Tail) return _mm256_maskz_loadu_epi16(lanes, p);
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  asm("" : "+v"(v));
+  return v;
+}
+template <bool Tail>
+inline void store_epi16(uint16_t* p, __mmask16 lanes, __m256i v) {
+  if constexpr (Tail)
+    _mm256_mask_storeu_epi16(p, lanes, v);
+  else
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+}
+
+// Runs step.template operator()<false>(i, all lanes) on whole vectors of
+// `width` lanes, then <true>(i, first lanes) on the tail, if any.
+template <unsigned Width, class Step>
+inline void vectors(size_t n, Step&& step) {
+  size_t i = 0;
+  for (; i + Width <= n; i += Width) step(std::false_type{}, i);
+  if (i < n) step(std::true_type{}, i);
+}
+
 void scale_f16(const uint16_t* x, uint16_t* y, const uint8_t* keep, size_t n, float s) {
   const __m512 vs = _mm512_set1_ps(s);
-  for (size_t i = 0; i < n; i += 16) {
+  vectors<16>(n, [&](auto tail, size_t i) {
+    constexpr bool Tail = decltype(tail)::value;
     const __mmask16 lanes = first_lanes(n - i);
-    const __m256i h = _mm256_maskz_loadu_epi16(lanes, x + i);
+    const __m256i h = load_epi16<Tail>(x + i, lanes);
     const __m512 product = _mm512_mul_ps(_mm512_cvtph_ps(h), vs);
     const __m256i r = _mm512_cvtps_ph(product, _MM_FROUND_TO_NEAREST_INT);
-    _mm256_mask_storeu_epi16(y + i, lanes, _mm256_maskz_mov_epi16(keep_bits16(keep, i), r));
-  }
+    store_epi16<Tail>(y + i, lanes, _mm256_maskz_mov_epi16(keep_bits16(keep, i), r));
+  });
 }
 
 __attribute__((target("avx512bf16"))) void scale_bf16(const uint16_t* x, uint16_t* y, const uint8_t* keep,
@@ -48,9 +106,10 @@ __attribute__((target("avx512bf16"))) void scale_bf16(const uint16_t* x, uint16_
   const __m512 vs = _mm512_set1_ps(s);
   const __m512i exponent = _mm512_set1_epi32(0x7F800000);
   const __m512i round_bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1);
-  for (size_t i = 0; i < n; i += 16) {
+  vectors<16>(n, [&](auto tail, size_t i) __attribute__((target("avx512bf16"))) {
+    constexpr bool Tail = decltype(tail)::value;
     const __mmask16 lanes = first_lanes(n - i);
-    const __m256i h = _mm256_maskz_loadu_epi16(lanes, x + i);
+    const __m256i h = load_epi16<Tail>(x + i, lanes);
     const __m512 product = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)), vs);
     __m256i r = (__m256i)_mm512_cvtneps_pbh(product);
     // Zero or subnormal products: the instruction flushes them; round exactly.
@@ -61,26 +120,28 @@ __attribute__((target("avx512bf16"))) void scale_bf16(const uint16_t* x, uint16_
       const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, round_bias), lowest_kept), 16);
       r = _mm256_mask_mov_epi16(r, tiny, _mm512_cvtepi32_epi16(rounded));
     }
-    _mm256_mask_storeu_epi16(y + i, lanes, _mm256_maskz_mov_epi16(keep_bits16(keep, i), r));
-  }
+    store_epi16<Tail>(y + i, lanes, _mm256_maskz_mov_epi16(keep_bits16(keep, i), r));
+  });
 }
 
 void scale_f64(const double* x, double* y, const uint8_t* keep, size_t n, double s) {
   const __m512d vs = _mm512_set1_pd(s);
-  for (size_t i = 0; i < n; i += 8) {
+  vectors<8>(n, [&](auto tail, size_t i) {
+    constexpr bool Tail = decltype(tail)::value;
     const __mmask8 lanes = n - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - i)) - 1u);
-    const __m512d product = _mm512_mul_pd(_mm512_maskz_loadu_pd(lanes, x + i), vs);
-    _mm512_mask_storeu_pd(y + i, lanes, _mm512_maskz_mov_pd(__mmask8(keep[i / 8]), product));
-  }
+    const __m512d product = _mm512_mul_pd(load_pd<Tail>(x + i, lanes), vs);
+    store_pd<Tail>(y + i, lanes, _mm512_maskz_mov_pd(__mmask8(keep[i / 8]), product));
+  });
 }
 
 void scale_f32(const float* x, float* y, const uint8_t* keep, size_t first_bit, size_t n, float s) {
   const __m512 vs = _mm512_set1_ps(s);
-  for (size_t i = 0; i < n; i += 16) {
+  vectors<16>(n, [&](auto tail, size_t i) {
+    constexpr bool Tail = decltype(tail)::value;
     const __mmask16 lanes = first_lanes(n - i);
-    const __m512 product = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, x + i), vs);
-    _mm512_mask_storeu_ps(y + i, lanes, _mm512_maskz_mov_ps(keep_bits16(keep, first_bit + i), product));
-  }
+    const __m512 product = _mm512_mul_ps(load_ps<Tail>(x + i, lanes), vs);
+    store_ps<Tail>(y + i, lanes, _mm512_maskz_mov_ps(keep_bits16(keep, first_bit + i), product));
+  });
 }
 
 // Kept lanes: fmaf(x + bias, s, residual); a NaN result is replaced by the
@@ -90,10 +151,11 @@ void bias_dropout_add(const float* x, const float* bias, const float* residual, 
                       size_t first_bit, size_t n, float s) {
   const __m512 vs = _mm512_set1_ps(s);
   const __m512i quiet = _mm512_set1_epi32(0x00400000);
-  for (size_t i = 0; i < n; i += 16) {
+  vectors<16>(n, [&](auto tail, size_t i) {
+    constexpr bool Tail = decltype(tail)::value;
     const __mmask16 lanes = first_lanes(n - i);
-    const __m512 r = _mm512_maskz_loadu_ps(lanes, residual + i);
-    const __m512 xv = _mm512_maskz_loadu_ps(lanes, x + i), bv = _mm512_maskz_loadu_ps(lanes, bias + i);
+    const __m512 r = load_ps<Tail>(residual + i, lanes);
+    const __m512 xv = load_ps<Tail>(x + i, lanes), bv = load_ps<Tail>(bias + i, lanes);
     __m512 kept = _mm512_fmadd_ps(_mm512_add_ps(xv, bv), vs, r);
     if (_mm512_cmp_ps_mask(kept, kept, _CMP_UNORD_Q)) {
       auto quieted = [&](__m512 v) { return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(v), quiet)); };
@@ -101,8 +163,8 @@ void bias_dropout_add(const float* x, const float* bias, const float* residual, 
       kept = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(bv, bv, _CMP_UNORD_Q), kept, quieted(bv));
       kept = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q), kept, quieted(xv));
     }
-    _mm512_mask_storeu_ps(y + i, lanes, _mm512_mask_blend_ps(keep_bits16(keep, first_bit + i), r, kept));
-  }
+    store_ps<Tail>(y + i, lanes, _mm512_mask_blend_ps(keep_bits16(keep, first_bit + i), r, kept));
+  });
 }
 
 convert_fast_paths make_table() {
