@@ -24,15 +24,15 @@ struct ops {
     lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
   }
   // Philox in 64-bit lanes (see philox16_wide): full product of the low halves,
-  // and the low halves of two vectors packed in lane order.
+  // and the low halves of two vectors interleaved (a0 b0 a1 b1 ...): vpshufd
+  // swaps the halves of b's 64-bit lanes, and writes only the odd lanes.
   static constexpr bool philox_in_64bit_lanes = true;
   static xsimd::batch<uint64_t, arch> mul_low32(const xsimd::batch<uint64_t, arch>& a,
                                                 const xsimd::batch<uint64_t, arch>& b) {
     return _mm512_mul_epu32(a, b);
   }
   static u32 pack_low32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_permutex2var_epi32(a, even, b);
+    return _mm512_mask_shuffle_epi32(a, __mmask16(0xAAAA), b, _MM_PERM_CDAB);
   }
   static uint32_t to_bits(const b32& keep) { return uint32_t(keep.data); }
   static fb32 as_float(const b32& keep) { return fb32(keep.data); }
