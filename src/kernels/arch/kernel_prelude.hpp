@@ -15,3 +15,14 @@
 // loop body with the lane state in registers; GCC does not always inline the
 // visitors on its own.
 #define SIMDROP_KERNEL_INLINE [[gnu::always_inline]] inline
+
+// Complete unrolling of the short fixed loops over Philox rounds, groups and
+// vectors, so that the state arrays become registers: GCC's own limit stops
+// short of it at three groups in flight, and the arrays then live on the stack.
+#if defined(__clang__)
+#define SIMDROP_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define SIMDROP_UNROLL _Pragma("GCC unroll 32")
+#else
+#define SIMDROP_UNROLL
+#endif
