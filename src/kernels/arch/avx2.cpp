@@ -32,6 +32,9 @@ struct ops {
   static u32 pack_low32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
     return _mm256_blend_epi32(a, _mm256_slli_epi64(b, 32), 0xAA);
   }
+  static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
+    return _mm256_blend_epi32(_mm256_srli_epi64(a, 32), b, 0xAA);
+  }
   static uint32_t to_bits(const b32& keep) {
     return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(keep)));
   }

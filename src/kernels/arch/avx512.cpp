@@ -34,6 +34,9 @@ struct ops {
   static u32 pack_low32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
     return _mm512_mask_shuffle_epi32(a, __mmask16(0xAAAA), b, _MM_PERM_CDAB);
   }
+  static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
+    return _mm512_mask_shuffle_epi32(b, __mmask16(0x5555), a, _MM_PERM_CDAB);  // a1 b1 a3 b3 ...
+  }
   static uint32_t to_bits(const b32& keep) { return uint32_t(keep.data); }
   static fb32 as_float(const b32& keep) { return fb32(keep.data); }
   static fb32 bits_to_mask(uint32_t bits) { return fb32(__mmask16(bits)); }

@@ -31,6 +31,9 @@ struct ops {
   static u32 pack_low32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>&) {
     return vreinterpretq_u32_u64(a);  // unused
   }
+  static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>&) {
+    return vreinterpretq_u32_u64(a);  // unused
+  }
   static uint32_t to_bits(const b32& keep) {
     const uint32x4_t lane_bit = {1, 2, 4, 8};
     return vaddvq_u32(vandq_u32(keep, lane_bit));
