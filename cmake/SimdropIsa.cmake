@@ -44,7 +44,7 @@ function(simdrop_add_isa_kernels library)
       simdrop_isa_object(avx2 SIMDROP_HAVE_AVX2
         -mavx2 -mfma -mf16c)
       simdrop_isa_object(avx512 SIMDROP_HAVE_AVX512
-        -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c)
+        -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -mbmi2)
       if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
         # g++ 12 warns falsely inside its own AVX-512 intrinsics header.
         target_compile_options(simdrop_isa_avx512 PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)

@@ -33,10 +33,12 @@ cpu_features detect() {
   if (__get_cpuid_max(0, nullptr) < 7) return f;
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   const bool avx2 = ebx & (1u << 5);
+  const bool bmi2 = ebx & (1u << 8);
   const bool avx512f = ebx & (1u << 16), avx512dq = ebx & (1u << 17), avx512cd = ebx & (1u << 28),
              avx512bw = ebx & (1u << 30), avx512vl = ebx & (1u << 31);
   f.avx2_fma = avx2 && fma;
-  f.avx512 = f.avx2_fma && zmm_state && avx512f && avx512dq && avx512cd && avx512bw && avx512vl;
+  // BMI2 (pext) splits the 16-bit decisions' mask bits; every AVX-512 CPU has it.
+  f.avx512 = f.avx2_fma && zmm_state && avx512f && avx512dq && avx512cd && avx512bw && avx512vl && bmi2;
   if (f.avx512) {
     unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
     __cpuid_count(7, 1, a1, b1, c1, d1);

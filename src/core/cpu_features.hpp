@@ -6,7 +6,7 @@ namespace simdrop::detail {
 
 struct cpu_features {
   bool avx2_fma = false;  // AVX2 + FMA + OS-enabled YMM state
-  bool avx512 = false;    // AVX-512 F, CD, BW, DQ, VL + OS-enabled ZMM and opmask state
+  bool avx512 = false;    // AVX-512 F, CD, BW, DQ, VL, BMI2 + OS-enabled ZMM and opmask state
   bool f16c = false;      // F16C (with OS-enabled YMM state)
   bool avx512_bf16 = false;
   bool neon = false;      // AdvSIMD (always on aarch64)

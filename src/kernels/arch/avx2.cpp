@@ -35,6 +35,10 @@ struct ops {
   static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
     return _mm256_blend_epi32(_mm256_srli_epi64(a, 32), b, 0xAA);
   }
+  static void decide16(const u32& w, const u32& t_high, const u32&, b32& low, b32& high) {
+    low = (w << 16) < t_high;
+    high = w < t_high;
+  }
   static uint32_t to_bits(const b32& keep) {
     return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(keep)));
   }

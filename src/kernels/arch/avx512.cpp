@@ -1,4 +1,4 @@
-// The "avx512" implementation (AVX-512 F, CD, BW, DQ, VL): 16 lanes per
+// The "avx512" implementation (AVX-512 F, CD, BW, DQ, VL, and BMI2): 16 lanes per
 // vector, so one word register is one zmm, the compare's k-mask is the mask
 // bits and selects zero by masking.
 #include <immintrin.h>
@@ -37,6 +37,13 @@ struct ops {
   static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
     return _mm512_mask_shuffle_epi32(b, __mmask16(0x5555), a, _MM_PERM_CDAB);  // a1 b1 a3 b3 ...
   }
+  // 16-bit decisions of a word register: one compare of the 32 halves, whose
+  // interleaved mask bits (low half of lane i at bit 2i) are split by pext.
+  static void decide16(const u32& w, const u32&, const u32& t_pair, b32& low, b32& high) {
+    const uint32_t bits = _mm512_cmplt_epu16_mask(w, t_pair);
+    low = b32(__mmask16(_pext_u32(bits, 0x55555555u)));
+    high = b32(__mmask16(_pext_u32(bits, 0xAAAAAAAAu)));
+  }
   static uint32_t to_bits(const b32& keep) { return uint32_t(keep.data); }
   static fb32 as_float(const b32& keep) { return fb32(keep.data); }
   static fb32 bits_to_mask(uint32_t bits) { return fb32(__mmask16(bits)); }
@@ -67,7 +74,7 @@ namespace simdrop::detail {
 
 const implementation& avx512_implementation() {
   static const implementation table = kernels::avx512::make_table(
-      "avx512", "AVX-512 F/CD/BW/DQ/VL: one zmm per word register, k-mask selects",
+      "avx512", "AVX-512 F/CD/BW/DQ/VL + BMI2: one zmm per word register, k-mask selects",
       kernels::avx512::supported);
   return table;
 }

@@ -34,6 +34,10 @@ struct ops {
   static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>&) {
     return vreinterpretq_u32_u64(a);  // unused
   }
+  static void decide16(const u32& w, const u32& t_high, const u32&, b32& low, b32& high) {
+    low = (w << 16) < t_high;
+    high = w < t_high;
+  }
   static uint32_t to_bits(const b32& keep) {
     const uint32x4_t lane_bit = {1, 2, 4, 8};
     return vaddvq_u32(vandq_u32(keep, lane_bit));
