@@ -37,48 +37,30 @@ inline __mmask16 first_lanes(size_t count) { return count >= 16 ? __mmask16(0xFF
 // loads are hidden from the compiler's operand folding: as the memory operand
 // of a masked (fault-suppressing) instruction, a load that misses the cache is
 // several times slower on AMD Zen 5 (see ops::load_unfolded in avx512.cpp).
-template <bool Tail>
-inline __m512 load_ps(const float* p, __mmask16 lanes) {
-  if constexpr (Tail) return _mm512_maskz_loadu_ps(lanes, p);
-  __m512 v = _mm512_loadu_ps(p);
+template <class V>
+inline V opaque(V v) {
   asm("" : "+v"(v));
   return v;
 }
-template <bool Tail>
-inline void store_ps(float* p, __mmask16 lanes, __m512 v) {
-  if constexpr (Tail)
-    _mm512_mask_storeu_ps(p, lanes, v);
-  else
-    _mm512_storeu_ps(p, v);
-}
-template <bool Tail>
-inline __m512d load_pd(const double* p, __mmask8 lanes) {
-  if constexpr (Tail) return _mm512_maskz_loadu_pd(lanes, p);
-  __m512d v = _mm512_loadu_pd(p);
-  asm("" : "+v"(v));
-  return v;
-}
-template <bool Tail>
-inline void store_pd(double* p, __mmask8 lanes, __m512d v) {
-  if constexpr (Tail)
-    _mm512_mask_storeu_pd(p, lanes, v);
-  else
-    _mm512_storeu_pd(p, v);
-}
-template <bool Tail>
-inline __m256i load_epi16(const uint16_t* p, __mmask16 lanes) {
-  if constexpr (Tail) return _mm256_maskz_loadu_epi16(lanes, p);
-  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  asm("" : "+v"(v));
-  return v;
-}
-template <bool Tail>
-inline void store_epi16(uint16_t* p, __mmask16 lanes, __m256i v) {
-  if constexpr (Tail)
-    _mm256_mask_storeu_epi16(p, lanes, v);
-  else
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
-}
+// load_<suffix><Tail>(p, lanes) and store_<suffix><Tail>(p, lanes, v) of one vector type.
+#define SIMDROP_TAIL_LOAD_STORE(suffix, V, M, T, maskz_load, plain_load, mask_store, plain_store) \
+  template <bool Tail>                                                                             \
+  inline V load_##suffix(const T* p, M m) {                                                        \
+    return Tail ? maskz_load(m, p) : opaque(plain_load(p));                                        \
+  }                                                                                                \
+  template <bool Tail>                                                                             \
+  inline void store_##suffix(T* p, M m, V v) {                                                     \
+    Tail ? mask_store(p, m, v) : plain_store(p, v);                                                \
+  }
+inline __m256i loadu_256(const uint16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline void storeu_256(uint16_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+SIMDROP_TAIL_LOAD_STORE(ps, __m512, __mmask16, float, _mm512_maskz_loadu_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
+                        _mm512_storeu_ps)
+SIMDROP_TAIL_LOAD_STORE(pd, __m512d, __mmask8, double, _mm512_maskz_loadu_pd, _mm512_loadu_pd,
+                        _mm512_mask_storeu_pd, _mm512_storeu_pd)
+SIMDROP_TAIL_LOAD_STORE(epi16, __m256i, __mmask16, uint16_t, _mm256_maskz_loadu_epi16, loadu_256,
+                        _mm256_mask_storeu_epi16, storeu_256)
+#undef SIMDROP_TAIL_LOAD_STORE
 
 // Runs step.template operator()<false>(i, all lanes) on whole vectors of
 // `width` lanes, then <true>(i, first lanes) on the tail, if any.
