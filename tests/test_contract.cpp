@@ -608,6 +608,21 @@ TEST_CASE("calls above the streaming-store size equal scalar, with aligned and u
       CHECK(actual_mask == expected_mask);
       INFO(actual.guard_report());
       CHECK(actual.guards_intact());
+
+      // Backward from that stored mask streams dx when dx is aligned at the
+      // start of its range (misaligned by 0 here; 5 and 1 take normal stores).
+      guarded<float> expected_dx(n, l.misalign_y), actual_dx(n, l.misalign_y);
+      simdrop_test::with_isa("scalar", [&] {
+        REQUIRE(simdrop_backward_mask_f32(x.data(), expected_mask.data(), expected_dx.data(), n, &p) == SIMDROP_OK);
+      });
+      simdrop_test::with_isa(isa, [&] {
+        REQUIRE(simdrop_backward_mask_f32(x.data(), expected_mask.data(), actual_dx.data(), n, &p) == SIMDROP_OK);
+      });
+      const std::size_t b = first_float_mismatch(actual_dx.data(), expected_dx.data(), n);
+      INFO("backward_mask: " << simdrop_test::describe_floats(actual_dx.data(), expected_dx.data(), b));
+      CHECK(b == npos);
+      INFO(actual_dx.guard_report());
+      CHECK(actual_dx.guards_intact());
     }
   }
 }

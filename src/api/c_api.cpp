@@ -60,7 +60,8 @@ int simdrop_backward_mask_f32(const float* dy, const uint8_t* mask, float* dx, s
   const size_t bytes = n * sizeof(float), mask_bytes = (n + 7) / 8;
   if (partial_overlap(dy, dx, bytes) || byte_ranges_overlap(mask, mask_bytes, dx, bytes))
     return SIMDROP_ERR_OVERLAP;
-  const job j = make_job(*p);
+  job j = make_job(*p);
+  j.call_elements = n;
   const implementation& impl = call_implementation();
   parallel_ranges(n, 0, 8, [&](size_t b, size_t e) { impl.backward_mask_f32(j, dy, mask, dx, b, e); });
   return SIMDROP_OK;
