@@ -567,6 +567,41 @@ TEST_CASE("every implementation equals scalar bit for bit on random sizes, offse
   }
 }
 
+TEST_CASE("fill_u32 above its streaming-store size equals scalar, with aligned and unaligned words",
+          "[contract][implementations][streaming]") {
+  // fill_u32 moves 4 bytes per word against forward's 8 per element, so it
+  // streams from 2^23 words (src/kernels/dropout_kernels.inc). Offset 0 with
+  // aligned words and offset 37 with words 5 past a 64-byte boundary take the
+  // streaming stores; words misaligned by one take the normal ones. Odd
+  // offsets and sizes give partial registers at both ends.
+  const std::string isa =
+      GENERATE(Catch::Generators::from_range(simdrop_test::supported_implementations()));
+  INFO("implementation: " << isa << " vs scalar");
+  const std::size_t n = (std::size_t(1) << 23) + 4099;
+  struct layout {
+    std::uint64_t offset;
+    std::size_t misalign;
+  };
+  const layout layouts[] = {{0, 0}, {37, 5}, {0, 1}};
+  for (const simdrop_generator generator : {SIMDROP_PHILOX4X32_10, SIMDROP_XOSHIRO128PP}) {
+    for (const layout& l : layouts) {
+      simdrop_params p = simdrop_params_default(0.5f, 0xF111ull + l.offset);
+      p.generator = generator;
+      p.stream = 3;
+      p.offset = l.offset;
+      INFO("generator " << int(generator) << ", offset " << l.offset << ", words misaligned by " << l.misalign);
+      guarded<std::uint32_t> expected(n, l.misalign), actual(n, l.misalign);
+      simdrop_test::with_isa("scalar", [&] { REQUIRE(simdrop_fill_u32(expected.data(), n, &p) == SIMDROP_OK); });
+      simdrop_test::with_isa(isa, [&] { REQUIRE(simdrop_fill_u32(actual.data(), n, &p) == SIMDROP_OK); });
+      const std::size_t w = first_mismatch(actual.data(), expected.data(), n);
+      INFO("fill_u32: " << simdrop_test::describe_values(actual.data(), expected.data(), w));
+      CHECK(w == npos);
+      INFO(actual.guard_report());
+      CHECK(actual.guards_intact());
+    }
+  }
+}
+
 TEST_CASE("calls above the streaming-store size equal scalar, with aligned and unaligned outputs",
           "[contract][implementations][streaming]") {
   // From 2^22 elements per call the x86 kernels write y with non-temporal

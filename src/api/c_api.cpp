@@ -79,7 +79,8 @@ int simdrop_mask(uint8_t* mask, size_t n, const simdrop_params* p) {
 int simdrop_fill_u32(uint32_t* words, size_t n, const simdrop_params* p) {
   if (int s = check_call(p, n, sizeof(uint32_t), {words})) return s;
   if (n == 0) return SIMDROP_OK;
-  const job j = make_job(*p);
+  job j = make_job(*p);
+  j.call_elements = n;
   const implementation& impl = call_implementation();
   const uint64_t unit = j.generator == SIMDROP_PHILOX4X32_10 ? simdrop::rng::philox_group_words
                                                              : simdrop::rng::xoshiro_tile_words;
