@@ -567,69 +567,37 @@ TEST_CASE("every implementation equals scalar bit for bit on random sizes, offse
   }
 }
 
-TEST_CASE("fill_u32 above its streaming-store size equals scalar, with aligned and unaligned words",
-          "[contract][implementations][streaming]") {
-  // fill_u32 moves 4 bytes per word against forward's 8 per element, so it
-  // streams from 2^23 words (src/kernels/dropout_kernels.inc). Offset 0 with
-  // aligned words and offset 37 with words 5 past a 64-byte boundary take the
-  // streaming stores; words misaligned by one take the normal ones. Odd
-  // offsets and sizes give partial registers at both ends.
-  const std::string isa =
-      GENERATE(Catch::Generators::from_range(simdrop_test::supported_implementations()));
-  INFO("implementation: " << isa << " vs scalar");
-  const std::size_t n = (std::size_t(1) << 23) + 4099;
-  struct layout {
-    std::uint64_t offset;
-    std::size_t misalign;
-  };
-  const layout layouts[] = {{0, 0}, {37, 5}, {0, 1}};
-  for (const simdrop_generator generator : {SIMDROP_PHILOX4X32_10, SIMDROP_XOSHIRO128PP}) {
-    for (const layout& l : layouts) {
-      simdrop_params p = simdrop_params_default(0.5f, 0xF111ull + l.offset);
-      p.generator = generator;
-      p.stream = 3;
-      p.offset = l.offset;
-      INFO("generator " << int(generator) << ", offset " << l.offset << ", words misaligned by " << l.misalign);
-      guarded<std::uint32_t> expected(n, l.misalign), actual(n, l.misalign);
-      simdrop_test::with_isa("scalar", [&] { REQUIRE(simdrop_fill_u32(expected.data(), n, &p) == SIMDROP_OK); });
-      simdrop_test::with_isa(isa, [&] { REQUIRE(simdrop_fill_u32(actual.data(), n, &p) == SIMDROP_OK); });
-      const std::size_t w = first_mismatch(actual.data(), expected.data(), n);
-      INFO("fill_u32: " << simdrop_test::describe_values(actual.data(), expected.data(), w));
-      CHECK(w == npos);
-      INFO(actual.guard_report());
-      CHECK(actual.guards_intact());
-    }
-  }
-}
+// Output layouts of the streaming tests: offset 0 with an aligned output and
+// offset 37 with the output 5 elements past a 64-byte boundary (so element 11,
+// global 48, is aligned) take the streaming stores; an output misaligned by
+// one element takes the normal ones.
+struct streaming_layout {
+  std::uint64_t offset;
+  std::size_t misalign;
+};
+constexpr streaming_layout streaming_layouts[] = {{0, 0}, {37, 5}, {0, 1}};
 
 TEST_CASE("calls above the streaming-store size equal scalar, with aligned and unaligned outputs",
           "[contract][implementations][streaming]") {
   // From 2^22 elements per call the x86 kernels write y with non-temporal
   // stores when y is 64-byte aligned at the first whole 16-element register
-  // (src/core/implementation.hpp). Offset 0 with an aligned y and offset 37 with
-  // y 5 floats past a 64-byte boundary (so element 11, global 48, is aligned)
-  // take that path; a y misaligned by one float takes the normal stores.
+  // (src/core/implementation.hpp); streaming_layouts has both cases.
   const std::string isa =
       GENERATE(Catch::Generators::from_range(simdrop_test::supported_implementations()));
   INFO("implementation: " << isa << " vs scalar");
   const std::size_t n = (std::size_t(1) << 22) + 4099;
   const std::vector<float> x = simdrop_test::test_inputs(n, 0x5EED5EEDull);
-  struct layout {
-    std::uint64_t offset;
-    std::size_t misalign_y;
-  };
-  const layout layouts[] = {{0, 0}, {37, 5}, {0, 1}};
   const std::size_t widths = simdrop_test::reduced_mode() ? 1 : std::size(all_generator_widths);
   for (std::size_t w = 0; w < widths; ++w) {
     const generator_width& gw = all_generator_widths[w];
-    for (const layout& l : layouts) {
+    for (const streaming_layout& l : streaming_layouts) {
       simdrop_params p = simdrop_params_default(0.75f, 0xC0FFEEull + w);
       p.generator = gw.generator;
       p.threshold_bits = gw.threshold_bits;
       p.stream = 7;
       p.offset = l.offset;
-      INFO(gw.name << ", offset " << l.offset << ", y misaligned by " << l.misalign_y << " floats");
-      guarded<float> expected(n, l.misalign_y), actual(n, l.misalign_y);
+      INFO(gw.name << ", offset " << l.offset << ", y misaligned by " << l.misalign << " floats");
+      guarded<float> expected(n, l.misalign), actual(n, l.misalign);
       std::vector<std::uint8_t> expected_mask((n + 7) / 8), actual_mask((n + 7) / 8);
       simdrop_test::with_isa("scalar", [&] {
         REQUIRE(simdrop_forward_f32(x.data(), expected.data(), n, &p, expected_mask.data()) == SIMDROP_OK);
@@ -646,7 +614,7 @@ TEST_CASE("calls above the streaming-store size equal scalar, with aligned and u
 
       // Backward from that stored mask streams dx when dx is aligned at the
       // start of its range (misaligned by 0 here; 5 and 1 take normal stores).
-      guarded<float> expected_dx(n, l.misalign_y), actual_dx(n, l.misalign_y);
+      guarded<float> expected_dx(n, l.misalign), actual_dx(n, l.misalign);
       simdrop_test::with_isa("scalar", [&] {
         REQUIRE(simdrop_backward_mask_f32(x.data(), expected_mask.data(), expected_dx.data(), n, &p) == SIMDROP_OK);
       });
@@ -658,6 +626,29 @@ TEST_CASE("calls above the streaming-store size equal scalar, with aligned and u
       CHECK(b == npos);
       INFO(actual_dx.guard_report());
       CHECK(actual_dx.guards_intact());
+    }
+  }
+
+  // fill_u32 moves 4 bytes per word against forward's 8 per element, so it
+  // streams from 2^23 words (src/kernels/dropout_kernels.inc). The odd offset
+  // and size give partial registers at both ends.
+  const std::size_t words = (std::size_t(1) << 23) + 4099;
+  const std::size_t generators = simdrop_test::reduced_mode() ? 1 : 2;
+  for (std::size_t g = 0; g < generators; ++g) {
+    for (const streaming_layout& l : streaming_layouts) {
+      simdrop_params p = simdrop_params_default(0.5f, 0xF111ull + l.offset);
+      p.generator = g == 0 ? SIMDROP_PHILOX4X32_10 : SIMDROP_XOSHIRO128PP;
+      p.stream = 3;
+      p.offset = l.offset;
+      INFO("generator " << g << ", offset " << l.offset << ", words misaligned by " << l.misalign);
+      guarded<std::uint32_t> expected(words, l.misalign), actual(words, l.misalign);
+      simdrop_test::with_isa("scalar", [&] { REQUIRE(simdrop_fill_u32(expected.data(), words, &p) == SIMDROP_OK); });
+      simdrop_test::with_isa(isa, [&] { REQUIRE(simdrop_fill_u32(actual.data(), words, &p) == SIMDROP_OK); });
+      const std::size_t w = first_mismatch(actual.data(), expected.data(), words);
+      INFO("fill_u32: " << simdrop_test::describe_values(actual.data(), expected.data(), w));
+      CHECK(w == npos);
+      INFO(actual.guard_report());
+      CHECK(actual.guards_intact());
     }
   }
 }
