@@ -3,8 +3,10 @@
 // simdrop_set_isa, times both generators and both threshold widths.
 //   forward/<isa>/<generator>/<bits>bit        forward_f32, mask NULL: all sizes and thread counts
 //   forward_mask/<isa>/<generator>/32bit       forward_f32 with the mask output  } at the extra
-//   backward_mask/<isa>                        backward_mask_f32 from a stored mask } sizes, one
-//   fill_u32/<isa>/<generator>                 the raw word stream                  } thread
+//   forward_mask_offset3/<isa>/<generator>/32bit  the same with offset 3: mask   } sizes, one
+//                                              bits packed in order, not in place } thread
+//   backward_mask/<isa>                        backward_mask_f32 from a stored mask }
+//   fill_u32/<isa>/<generator>                 the raw word stream                  }
 // keep_prob is 0.9 everywhere. Each iteration uses a new stream, as each
 // training step draws a new mask; changing it costs nothing.
 // Bytes per element for GB/s: forward 8 (read 4, write 4); with a mask, and
@@ -68,14 +70,19 @@ void register_extra(const simdrop_bench::config& cfg) {
     for (const std::string& isa : isas) {
       for (simdrop_generator g : generators) {
         const std::string gen = simdrop_bench::generator_name(g);
-        simdrop_bench::add_row("forward_mask/" + isa + "/" + gen + "/32bit", n, threads, 8.125,
-                               [=](benchmark::State& state) {
-                                 simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
-                                 if (!simdrop_bench::use_simdrop(state, isa.c_str(), threads)) return;
-                                 time_calls(state, make_params(g, 32), [&](const simdrop_params& p) {
-                                   return simdrop_forward_f32(b.x, b.y, n, &p, b.mask);
-                                 });
-                               });
+        // Offset 0 writes the mask bytes in place; an offset that is not a
+        // multiple of 8 (a call continuing a split tensor) packs them in order.
+        for (const uint64_t offset : {uint64_t(0), uint64_t(3)}) {
+          const std::string row = offset == 0 ? "forward_mask/" : "forward_mask_offset3/";
+          simdrop_bench::add_row(row + isa + "/" + gen + "/32bit", n, threads, 8.125, [=](benchmark::State& state) {
+            simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
+            if (!simdrop_bench::use_simdrop(state, isa.c_str(), threads)) return;
+            simdrop_params params = make_params(g, 32);
+            params.offset = offset;
+            time_calls(state, params,
+                       [&](const simdrop_params& p) { return simdrop_forward_f32(b.x, b.y, n, &p, b.mask); });
+          });
+        }
         simdrop_bench::add_row("fill_u32/" + isa + "/" + gen, n, threads, 4.0, [=](benchmark::State& state) {
           simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
           if (!simdrop_bench::use_simdrop(state, isa.c_str(), threads)) return;

@@ -497,7 +497,9 @@ def main():
     other = other_calls_table(results)
     if other:
         md += ["", "## Other calls", "",
-               "`forward_mask`: forward with the mask output; `backward_mask`: backward_mask_f32 from a stored "
+               "`forward_mask`: forward with the mask output (`forward_mask_offset3`: the same call at offset "
+               "3, where the mask bits are packed in order instead of written in place); "
+               "`backward_mask`: backward_mask_f32 from a stored "
                "mask; `fill_u32`: the raw word stream; other rows as their bench_*.cpp file describes them. "
                "Here GB/s counts the bytes each call moves (8.125 per element with a mask, 4 for fill_u32, "
                "which only writes), so \"of roof\" compares real traffic with the 8-byte copy.", "", other]
