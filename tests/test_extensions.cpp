@@ -23,6 +23,7 @@
 
 #include "../src/core/convert.hpp"  // the portable conversions, header-only, checked directly below
 #include "simdrop/simdrop.h"
+#include "support/guarded.hpp"
 #include "support/implementations.hpp"
 #include "support/oracle.hpp"
 #include "support/util.hpp"
@@ -195,6 +196,66 @@ TEST_CASE("2-D values and mask bits equal the oracle", "[extensions][2d][oracle]
         REQUIRE(same_bits(y[r * ld + c], oracle::apply(keep, x[r * ld + c], s)));
         REQUIRE(oracle::mask_bit(mask.data() + r * ldmask, c) == keep);
       }
+  }
+}
+
+TEST_CASE("2-D views whose rows start at multiples of 32 elements: one kernel pass over the rows",
+          "[extensions][2d]") {
+  // Forward without a mask (backward, and forward in place, in check_2d_shape)
+  // takes forward_rows_f32 when cols and offset are multiples of 32: row
+  // lengths that are and are not powers of two, offsets up to 2^40.
+  test_rng rng(0x3232);
+  const std::size_t cols_list[] = {32, 96, 160, 224, 512, 800, 4064};
+  for (std::size_t k = 0; k < std::size(cols_list); ++k) {
+    const std::size_t cols = cols_list[k], rows = 1 + rng.below(40);
+    const std::size_t ld = cols + (k % 2 ? 0 : rng.below(40)), ldmask = (cols + 7) / 8;
+    simdrop_params p = random_params(rng);
+    p.offset = k % 3 == 0 ? 0 : k % 3 == 1 ? 32 * rng.below(1000) : (u64(1) << 40) + 64;
+    INFO("cols " << cols << " rows " << rows << " ld " << ld << " offset " << p.offset);
+    check_2d_shape({rows, cols, ld, k % 2 ? ld : ld + 16, ldmask}, p, 2000 + k);
+  }
+}
+
+TEST_CASE("2-D views without a mask, above the streaming-store size, equal the per-row scalar calls",
+          "[extensions][2d][streaming]") {
+  // Without a mask, and with cols and offset multiples of 32, the kernels take
+  // a view in one pass over its rows (forward_rows_f32). With ld a multiple of
+  // 16 too and y 64-byte aligned (the first and third views) they write y with
+  // streaming stores from 2^22 elements; the second takes normal stores, the
+  // last (cols 1000, offset 5) the decision-block path.
+  struct view {
+    std::size_t cols, ld;
+    u64 offset;
+    simdrop_generator generator;
+    std::uint32_t bits;
+  };
+  const view views[] = {{1024, 1088, 0, SIMDROP_PHILOX4X32_10, 32},
+                        {992, 1000, 32, SIMDROP_XOSHIRO128PP, 16},
+                        {96, 112, 64, SIMDROP_PHILOX4X32_10, 16},
+                        {1000, 1003, 5, SIMDROP_PHILOX4X32_10, 16}};
+  const std::size_t count = simdrop_test::reduced_mode() ? 1 : std::size(views);
+  const float poison = simdrop_test::float_from_bits(0x7F812345u);
+  for (std::size_t k = 0; k < count; ++k) {
+    const view& v = views[k];
+    const std::size_t rows = (std::size_t(1) << 22) / v.cols + 3;
+    const shape_2d s{rows, v.cols, v.ld, v.ld, (v.cols + 7) / 8};
+    simdrop_params p = make_params(0.8f, 0xD00D + k, 11, v.offset, v.generator, v.bits);
+    INFO("view " << k << ": rows " << rows << " cols " << v.cols << " ld " << v.ld << " offset " << v.offset);
+    const std::size_t ny = view_size(rows, v.cols, v.ld);
+    const std::vector<float> x = simdrop_test::test_inputs(ny, 0xF00D + k);
+    std::vector<float> expected(ny, poison);
+    std::vector<u8> unused_mask(view_size(rows, s.ldmask, s.ldmask));
+    as_scalar([&] { reference_2d(x, expected, unused_mask, s, p); });
+    for_each_isa_and_threads([&] {
+      simdrop_test::guarded<float> y(ny, 0);
+      y.assign(std::vector<float>(ny, poison));
+      REQUIRE(simdrop_forward_2d_f32(x.data(), v.ld, y.data(), v.ld, rows, v.cols, &p, nullptr, 0) == SIMDROP_OK);
+      const std::size_t bad = simdrop_test::first_float_mismatch(y.data(), expected.data(), ny);
+      INFO(simdrop_test::describe_floats(y.data(), expected.data(), bad));
+      CHECK(bad == simdrop_test::npos);
+      INFO(y.guard_report());
+      CHECK(y.guards_intact());
+    });
   }
 }
 

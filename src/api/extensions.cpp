@@ -291,15 +291,23 @@ int run_2d(const float* x, size_t ldx, float* y, size_t ldy, size_t rows, size_t
   bool empty = false;
   if (int s = check_2d(p, x, ldx, y, ldy, rows, cols, mask, ldmask, &empty)) return s;
   if (empty) return SIMDROP_OK;
-  const job j = make_job(*p);
+  const size_t n = rows * cols;
+  job j = make_job(*p);
+  j.call_elements = n;  // the whole view: picks streaming stores
   const implementation& impl = call_implementation();
   const uint64_t unit = tiling_unit(j);
-  const size_t n = rows * cols;
 
   // Contiguous rows and mask rows: exactly the 1-D call.
   const bool contiguous = ldx == cols && ldy == cols && (!mask || (cols % 8 == 0 && ldmask == cols / 8));
   if (contiguous || rows == 1) {
     parallel_ranges(cols * rows, j.offset, unit, [&](size_t b, size_t e) { impl.forward_f32(j, x, y, mask, b, e); });
+    return SIMDROP_OK;
+  }
+  // No mask, rows starting at multiples of 32 elements: one pass of the
+  // kernel over all rows, cut for the threads like a 1-D call.
+  if (!mask && cols % 32 == 0 && j.offset % 32 == 0) {
+    parallel_ranges(n, j.offset, unit,
+                    [&](size_t b, size_t e) { impl.forward_rows_f32(j, x, ldx, y, ldy, cols, b, e); });
     return SIMDROP_OK;
   }
 

@@ -31,6 +31,13 @@ struct implementation {
                             size_t end);
   // words[i] = W[offset + i]: the range is in words, and any cut is allowed.
   void (*fill_u32)(const job&, uint32_t* words, size_t begin, size_t end);
+  // forward_f32 without a mask over a 2-D view of rows of `cols` elements:
+  // element i of the call is column i % cols of row i / cols, at
+  // x[(i / cols) * ldx + i % cols] (y likewise with ldy); ldx, ldy >= cols.
+  // The range is in elements of the call, as for forward_f32. Requires cols
+  // and job.offset to be multiples of 32 (no word register crosses a row).
+  void (*forward_rows_f32)(const job&, const float* x, size_t ldx, float* y, size_t ldy, size_t cols, size_t begin,
+                           size_t end);
 };
 
 // A call larger than this (job.call_elements, all threads together), or one

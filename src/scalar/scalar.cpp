@@ -90,6 +90,15 @@ void fill_u32(const job& j, uint32_t* words, size_t begin, size_t end) {
   }
 }
 
+void forward_rows_f32(const job& j, const float* x, size_t ldx, float* y, size_t ldy, size_t cols, size_t begin,
+                      size_t end) {
+  const float s = j.scale;
+  for_each_decision(j, begin, end, [&](size_t i, bool keep) {
+    const size_t row = i / cols, col = i % cols;
+    y[row * ldy + col] = keep ? x[row * ldx + col] * s : 0.0f;
+  });
+}
+
 bool always_supported() { return true; }
 
 }  // namespace
@@ -100,7 +109,8 @@ namespace simdrop::detail {
 const implementation& scalar_implementation() {
   static const implementation table{
       "scalar",           "portable C++, no SIMD (the reference)", scalar::always_supported,
-      scalar::forward_f32, scalar::mask_only, scalar::backward_mask_f32, scalar::fill_u32};
+      scalar::forward_f32, scalar::mask_only, scalar::backward_mask_f32, scalar::fill_u32,
+      scalar::forward_rows_f32};
   return table;
 }
 
