@@ -362,11 +362,16 @@ TEST_CASE("bias-dropout-add: kept fmaf(x + bias, s, residual), dropped residual 
   struct shape {
     std::size_t rows, cols;
   };
-  std::vector<shape> shapes = {{1, 1}, {3, 7}, {5, 33}, {2, 4097}, {300, 768}, {1, 9000}};
+  // Rows of a multiple of 32 elements at an offset that is one too take the
+  // implementations' one-pass kernel (bias_dropout_add_f32): every other shape
+  // with cols % 32 == 0 gets its offset rounded down to a multiple of 32.
+  std::vector<shape> shapes = {{1, 1}, {3, 7}, {5, 33}, {2, 4097}, {300, 768}, {1, 9000},
+                               {7, 32}, {33, 96}, {4, 4096}, {301, 768}, {2, 1024}, {9, 160}};
   for (int k = 0; k < 6; ++k) shapes.push_back({1 + rng.below(30), 1 + rng.below(200)});
   for (std::size_t si = 0; si < shapes.size(); ++si) {
     const std::size_t rows = shapes[si].rows, cols = shapes[si].cols, n = rows * cols;
-    const simdrop_params p = random_params(rng);
+    simdrop_params p = random_params(rng);
+    if (cols % 32 == 0 && si % 2 == 0) p.offset -= p.offset % 32;
     INFO("rows " << rows << " cols " << cols << " offset " << p.offset << " keep_prob " << p.keep_prob);
     const std::vector<float> x = simdrop_test::test_inputs(n, 10 + si), residual = simdrop_test::test_inputs(n, 20 + si);
     const std::vector<float> bias = simdrop_test::test_inputs(cols, 30 + si);
@@ -442,6 +447,26 @@ TEST_CASE("bias-dropout-add: NaN and infinity combinations give the same bits on
         const float expected = keep[i] ? fused_reference(x[i], bias[i], residual[i], s) : residual[i];
         REQUIRE(simdrop_test::float_bits(y[i]) == simdrop_test::float_bits(expected));
       }
+      // Padded to 23 rows of 32 at offset 32: the one-pass kernel, where there is one.
+      {
+        const std::size_t padded = 736;
+        std::vector<float> xp = x, rp = residual, bp = bias;
+        xp.resize(padded, 1.0f);
+        rp.resize(padded, 2.0f);
+        bp.resize(padded, 0.5f);
+        simdrop_params p32 = p;
+        p32.offset = 32;
+        const std::vector<bool> keep32 = library_decisions(p32, p32.offset, padded);
+        std::vector<float> y3(padded);
+        // Every element its own bias: one row of `padded` columns.
+        REQUIRE(simdrop_bias_dropout_add_f32(xp.data(), bp.data(), rp.data(), y3.data(), 1, padded, &p32, nullptr) ==
+                SIMDROP_OK);
+        for (std::size_t i = 0; i < padded; ++i) {
+          INFO(isa << " padded, element " << i);
+          const float expected = keep32[i] ? fused_reference(xp[i], bp[i], rp[i], s) : rp[i];
+          REQUIRE(simdrop_test::float_bits(y3[i]) == simdrop_test::float_bits(expected));
+        }
+      }
       for (std::size_t b = 0; b < sizeof specials / sizeof specials[0]; ++b) {
         std::vector<float> y2(n), bias_row(n, specials[b]);
         REQUIRE(simdrop_bias_dropout_add_f32(x.data(), bias_row.data(), residual.data(), y2.data(), 1, n, &p,
@@ -452,6 +477,37 @@ TEST_CASE("bias-dropout-add: NaN and infinity combinations give the same bits on
         }
       }
     }
+  }
+}
+
+TEST_CASE("bias-dropout-add above the streaming-store size equals the portable loop", "[extensions][fused][streaming]") {
+  // 2^22 + rows of 1024 at offset 0 with a 64-byte aligned y: the one-pass
+  // kernel writes y with streaming stores (it moves 12 bytes per element);
+  // y one float off takes the normal stores.
+  const std::size_t rows = 2800, cols = 1024, n = rows * cols;
+  const simdrop_params p = make_params(0.7f, 0xB1A5, 4, 0, SIMDROP_PHILOX4X32_10, 32);
+  const std::vector<float> x = simdrop_test::test_inputs(n, 71), residual = simdrop_test::test_inputs(n, 72);
+  const std::vector<float> bias = simdrop_test::test_inputs(cols, 73);
+  std::vector<float> expected(n);
+  std::vector<u8> expected_mask((n + 7) / 8);
+  as_scalar([&] {
+    REQUIRE(simdrop_bias_dropout_add_f32(x.data(), bias.data(), residual.data(), expected.data(), rows, cols, &p,
+                                         expected_mask.data()) == SIMDROP_OK);
+  });
+  for (const std::size_t misalign : {std::size_t(0), std::size_t(1)}) {
+    for_each_isa_and_threads([&](const std::string&, int) {
+      INFO("y misaligned by " << misalign);
+      simdrop_test::guarded<float> y(n, misalign);
+      std::vector<u8> mask((n + 7) / 8, 0xA5);
+      REQUIRE(simdrop_bias_dropout_add_f32(x.data(), bias.data(), residual.data(), y.data(), rows, cols, &p,
+                                           mask.data()) == SIMDROP_OK);
+      const std::size_t bad = simdrop_test::first_float_mismatch(y.data(), expected.data(), n);
+      INFO(simdrop_test::describe_floats(y.data(), expected.data(), bad));
+      CHECK(bad == simdrop_test::npos);
+      CHECK(same_bytes(mask, expected_mask));
+      INFO(y.guard_report());
+      CHECK(y.guards_intact());
+    });
   }
 }
 

@@ -540,8 +540,17 @@ int run_bias_dropout_add(const float* x, const float* bias, const float* residua
       byte_ranges_overlap(mask, mask_bytes, residual, bytes) || byte_ranges_overlap(mask, mask_bytes, bias, bias_bytes))
     return SIMDROP_ERR_OVERLAP;
 
-  const job j = make_job(*p);
+  job j = make_job(*p);
+  j.call_elements = n;
   const implementation& impl = call_implementation();
+  // Rows starting at multiples of 32 elements, random decisions: the
+  // implementation's one-pass kernel, where it has one.
+  if (impl.bias_dropout_add_f32 && cols % 32 == 0 && j.offset % 32 == 0 && j.threshold != 0 && !j.keep_all()) {
+    parallel_ranges(n, j.offset, tiling_unit(j), [&](size_t b, size_t e) {
+      impl.bias_dropout_add_f32(j, x, bias, residual, y, cols, mask, b, e);
+    });
+    return SIMDROP_OK;
+  }
   const convert_fast_paths& fast = fast_paths_for(impl);
   auto loop = fast.bias_dropout_add ? fast.bias_dropout_add : bias_dropout_add_portable;
   const float s = j.scale;

@@ -38,6 +38,13 @@ struct implementation {
   // and job.offset to be multiples of 32 (no word register crosses a row).
   void (*forward_rows_f32)(const job&, const float* x, size_t ldx, float* y, size_t ldy, size_t cols, size_t begin,
                            size_t end);
+  // The fused bias-dropout-add over contiguous rows of `cols` elements (the
+  // rule of simdrop_bias_dropout_add_f32, bias[i % cols]), mask bits when mask
+  // != nullptr. Requires cols and job.offset to be multiples of 32 and a job
+  // that is not uniform (0 < T < 2^bits). nullptr where an implementation
+  // has none (scalar): the caller then takes the decisions through mask.
+  void (*bias_dropout_add_f32)(const job&, const float* x, const float* bias, const float* residual, float* y,
+                               size_t cols, uint8_t* mask, size_t begin, size_t end);
 };
 
 // A call larger than this (job.call_elements, all threads together), or one

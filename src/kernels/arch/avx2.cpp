@@ -53,6 +53,7 @@ struct ops {
     return (x << Bits) | (x >> (32 - Bits));
   }
   static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }  // no masked operands on AVX2
+  static f32 fma(const f32& a, const f32& b, const f32& c) { return _mm256_fmadd_ps(a, b, c); }  // a * b + c, one rounding
   static void stream_store(float* p, const f32& v) { _mm256_stream_ps(p, v); }
   static void stream_fence() { _mm_sfence(); }
 };

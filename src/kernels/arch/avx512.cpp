@@ -60,6 +60,7 @@ struct ops {
     asm("" : "+v"(v));
     return v;
   }
+  static f32 fma(const f32& a, const f32& b, const f32& c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, one rounding
   static void stream_store(float* p, const f32& v) { _mm512_stream_ps(p, v); }
   static void stream_fence() { _mm_sfence(); }
 };

@@ -52,6 +52,7 @@ struct ops {
     return vsliq_n_u32(vshrq_n_u32(x, 32 - Bits), x, Bits);
   }
   static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }
+  static f32 fma(const f32& a, const f32& b, const f32& c) { return vfmaq_f32(c, a, b); }  // a * b + c, one rounding
   static void stream_store(float* p, const f32& v) { v.store_unaligned(p); }
   static void stream_fence() {}
 };
