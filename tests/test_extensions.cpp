@@ -356,6 +356,19 @@ float fused_reference(float x, float bias, float residual, float s) {
   return v;
 }
 
+// One fused call into y with a poisoned mask: y and the mask must equal the expected ones.
+void check_fused_call(const std::vector<float>& x, const std::vector<float>& bias, const std::vector<float>& residual,
+                      float* y, std::size_t rows, std::size_t cols, const simdrop_params& p,
+                      const std::vector<float>& expected, const std::vector<u8>& expected_mask) {
+  std::vector<u8> mask(expected_mask.size(), 0xA5);
+  REQUIRE(simdrop_bias_dropout_add_f32(x.data(), bias.data(), residual.data(), y, rows, cols, &p, mask.data()) ==
+          SIMDROP_OK);
+  const std::size_t bad = simdrop_test::first_float_mismatch(y, expected.data(), rows * cols);
+  INFO(simdrop_test::describe_floats(y, expected.data(), bad));
+  CHECK(bad == simdrop_test::npos);
+  CHECK(same_bytes(mask, expected_mask));
+}
+
 TEST_CASE("bias-dropout-add: kept fmaf(x + bias, s, residual), dropped residual bit for bit",
           "[extensions][fused]") {
   test_rng rng(0xF05ED);
@@ -393,13 +406,7 @@ TEST_CASE("bias-dropout-add: kept fmaf(x + bias, s, residual), dropped residual 
     }
     for_each_isa_and_threads([&](const std::string&, int) {
       std::vector<float> y(n, 3.0f);
-      std::vector<u8> mask(expected_mask.size(), 0xA5);
-      REQUIRE(simdrop_bias_dropout_add_f32(x.data(), bias.data(), residual.data(), y.data(), rows, cols, &p,
-                                           mask.data()) == SIMDROP_OK);
-      const std::size_t bad = simdrop_test::first_float_mismatch(y.data(), expected.data(), n);
-      INFO(simdrop_test::describe_floats(y.data(), expected.data(), bad));
-      REQUIRE(bad == simdrop_test::npos);
-      REQUIRE(same_bytes(mask, expected_mask));
+      check_fused_call(x, bias, residual, y.data(), rows, cols, p, expected, expected_mask);
       std::vector<float> in_x = x, in_r = residual;  // y == x and y == residual
       REQUIRE(simdrop_bias_dropout_add_f32(in_x.data(), bias.data(), residual.data(), in_x.data(), rows, cols, &p,
                                            nullptr) == SIMDROP_OK);
@@ -498,13 +505,7 @@ TEST_CASE("bias-dropout-add above the streaming-store size equals the portable l
     for_each_isa_and_threads([&](const std::string&, int) {
       INFO("y misaligned by " << misalign);
       simdrop_test::guarded<float> y(n, misalign);
-      std::vector<u8> mask((n + 7) / 8, 0xA5);
-      REQUIRE(simdrop_bias_dropout_add_f32(x.data(), bias.data(), residual.data(), y.data(), rows, cols, &p,
-                                           mask.data()) == SIMDROP_OK);
-      const std::size_t bad = simdrop_test::first_float_mismatch(y.data(), expected.data(), n);
-      INFO(simdrop_test::describe_floats(y.data(), expected.data(), bad));
-      CHECK(bad == simdrop_test::npos);
-      CHECK(same_bytes(mask, expected_mask));
+      check_fused_call(x, bias, residual, y.data(), rows, cols, p, expected, expected_mask);
       INFO(y.guard_report());
       CHECK(y.guards_intact());
     });
