@@ -406,12 +406,35 @@ enum class half_kind { bf16, f16 };
 int run_16(half_kind kind, const uint16_t* x, uint16_t* y, size_t n, const simdrop_params* p, uint8_t* mask) {
   if (int s = check_typed(p, x, y, n, sizeof(uint16_t), mask)) return s;
   if (n == 0) return SIMDROP_OK;
-  const job j = make_job(*p);
+  job j = make_job(*p);
+  j.call_elements = n;
   const implementation& impl = call_implementation();
   const convert_fast_paths& fast = fast_paths_for(impl);
   auto loop = kind == half_kind::f16 ? (fast.scale_f16 ? fast.scale_f16 : scale_f16_portable)
                                      : (fast.scale_bf16 ? fast.scale_bf16 : scale_bf16_portable);
   const float s = j.scale;
+  // f16 on an implementation with a halves kernel: the whole word registers
+  // [a, b) (global multiples of 32) in one pass, the ends through the loop.
+  const uint64_t a = (j.offset + 31) / 32 * 32, b = (j.offset + n) / 32 * 32;
+  const bool random = j.threshold != 0 && !j.keep_all();
+  if (kind == half_kind::f16 && impl.forward_f16 && random && a < b && (!mask || j.offset % 8 == 0)) {
+    const size_t head = size_t(a - j.offset), body = size_t(b - a);
+    auto ends = [&](size_t begin, size_t end) {
+      for_each_decision_chunk(impl, j, begin, end, [&](size_t c0, size_t c1, const uint8_t* bits) {
+        if (mask) std::memcpy(mask + c0 / 8, bits, (c1 - c0 + 7) / 8);
+        loop(x + c0, y + c0, bits, c1 - c0, s);
+      });
+    };
+    ends(0, head);
+    job middle = j;
+    middle.offset = a;
+    uint8_t* middle_mask = mask ? mask + head / 8 : nullptr;  // head is a multiple of 8 with a mask
+    parallel_ranges(body, a, tiling_unit(j), [&](size_t b0, size_t e0) {
+      impl.forward_f16(middle, x + head, y + head, middle_mask, b0, e0);
+    });
+    ends(head + body, n);
+    return SIMDROP_OK;
+  }
   run_chunks(impl, j, n, mask, [&](size_t c0, size_t c1, const uint8_t* bits) { loop(x + c0, y + c0, bits, c1 - c0, s); });
   return SIMDROP_OK;
 }

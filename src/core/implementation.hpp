@@ -45,6 +45,13 @@ struct implementation {
   // has none (scalar): the caller then takes the decisions through mask.
   void (*bias_dropout_add_f32)(const job&, const float* x, const float* bias, const float* residual, float* y,
                                size_t cols, uint8_t* mask, size_t begin, size_t end);
+  // y[i] = keep ? half(float(x[i]) * scale) : +0 on IEEE halves (the rule of
+  // simdrop_forward_f16), mask bits when mask != nullptr. Requires
+  // job.offset + begin and job.offset + end to be multiples of 32 (whole word
+  // registers), a job that is not uniform, and with a mask job.offset a
+  // multiple of 8. nullptr where an implementation has none (scalar, or a CPU
+  // without F16C).
+  void (*forward_f16)(const job&, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end);
 };
 
 // A call larger than this (job.call_elements, all threads together), or one

@@ -110,7 +110,9 @@ const implementation& scalar_implementation() {
   static const implementation table{
       "scalar",           "portable C++, no SIMD (the reference)", scalar::always_supported,
       scalar::forward_f32, scalar::mask_only, scalar::backward_mask_f32, scalar::fill_u32,
-      scalar::forward_rows_f32, nullptr};  // no fused bias-dropout-add: extensions.cpp's loop is the reference
+      scalar::forward_rows_f32,
+      nullptr,   // no fused bias-dropout-add: extensions.cpp's loop is the reference
+      nullptr};  // no f16 kernel: likewise
   return table;
 }
 

@@ -54,6 +54,12 @@ struct ops {
   }
   static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }  // no masked operands on AVX2
   static f32 fma(const f32& a, const f32& b, const f32& c) { return _mm256_fmadd_ps(a, b, c); }  // a * b + c, one rounding
+  // IEEE halves (F16C, checked at run time): exact widening, rounding to nearest even.
+  static bool has_halves() { return detail::host_cpu_features().f16c; }
+  static f32 load_halves(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static void store_halves(uint16_t* p, const f32& v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
   static void stream_store(float* p, const f32& v) { _mm256_stream_ps(p, v); }
   static void stream_fence() { _mm_sfence(); }
 };

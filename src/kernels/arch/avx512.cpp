@@ -61,6 +61,16 @@ struct ops {
     return v;
   }
   static f32 fma(const f32& a, const f32& b, const f32& c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, one rounding
+  // IEEE halves (F16C, checked at run time): exact widening, rounding to nearest even.
+  static bool has_halves() { return detail::host_cpu_features().f16c; }
+  static f32 load_halves(const uint16_t* p) {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    asm("" : "+v"(h));  // a plain load, as load_unfolded
+    return _mm512_cvtph_ps(h);
+  }
+  static void store_halves(uint16_t* p, const f32& v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
   static void stream_store(float* p, const f32& v) { _mm512_stream_ps(p, v); }
   static void stream_fence() { _mm_sfence(); }
 };

@@ -53,6 +53,10 @@ struct ops {
   }
   static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }
   static f32 fma(const f32& a, const f32& b, const f32& c) { return vfmaq_f32(c, a, b); }  // a * b + c, one rounding
+  // IEEE halves (AArch64 conversions, rounding per FPCR: to nearest even).
+  static bool has_halves() { return true; }
+  static f32 load_halves(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static void store_halves(uint16_t* p, const f32& v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
   static void stream_store(float* p, const f32& v) { v.store_unaligned(p); }
   static void stream_fence() {}
 };
