@@ -375,16 +375,22 @@ int check_typed(const simdrop_params* p, const void* x, const void* y, size_t n,
   return SIMDROP_OK;
 }
 
-// Runs apply(c0, c1, bits) over the call in parallel ranges and decision chunks,
-// copying the bits into the caller's mask when there is one.
+// Runs apply(c0, c1, bits) over [begin, end) of the call a decision chunk at a
+// time (begin a multiple of 8 with a mask), copying the bits into the
+// caller's mask when there is one.
+template <class Apply>
+void apply_chunks(const implementation& impl, const job& j, size_t begin, size_t end, uint8_t* mask, Apply&& apply) {
+  for_each_decision_chunk(impl, j, begin, end, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    if (mask) std::memcpy(mask + c0 / 8, bits, (c1 - c0 + 7) / 8);
+    apply(c0, c1, bits);
+  });
+}
+
+// The same over the whole call, in parallel ranges.
 template <class Apply>
 void run_chunks(const implementation& impl, const job& j, size_t n, uint8_t* mask, Apply&& apply) {
-  parallel_ranges(n, j.offset, tiling_unit(j), [&](size_t begin, size_t end) {
-    for_each_decision_chunk(impl, j, begin, end, [&](size_t c0, size_t c1, const uint8_t* bits) {
-      if (mask) std::memcpy(mask + c0 / 8, bits, (c1 - c0 + 7) / 8);
-      apply(c0, c1, bits);
-    });
-  });
+  parallel_ranges(n, j.offset, tiling_unit(j),
+                  [&](size_t begin, size_t end) { apply_chunks(impl, j, begin, end, mask, apply); });
 }
 
 int run_f64(const double* x, double* y, size_t n, const simdrop_params* p, uint8_t* mask) {
@@ -416,26 +422,20 @@ int run_16(half_kind kind, const uint16_t* x, uint16_t* y, size_t n, const simdr
   // f16 on an implementation with a halves kernel: the whole word registers
   // [a, b) (global multiples of 32) in one pass, the ends through the loop.
   const uint64_t a = (j.offset + 31) / 32 * 32, b = (j.offset + n) / 32 * 32;
-  const bool random = j.threshold != 0 && !j.keep_all();
-  if (kind == half_kind::f16 && impl.forward_f16 && random && a < b && (!mask || j.offset % 8 == 0)) {
+  auto apply = [&](size_t c0, size_t c1, const uint8_t* bits) { loop(x + c0, y + c0, bits, c1 - c0, s); };
+  if (kind == half_kind::f16 && impl.forward_f16 && !j.uniform() && a < b && (!mask || j.offset % 8 == 0)) {
     const size_t head = size_t(a - j.offset), body = size_t(b - a);
-    auto ends = [&](size_t begin, size_t end) {
-      for_each_decision_chunk(impl, j, begin, end, [&](size_t c0, size_t c1, const uint8_t* bits) {
-        if (mask) std::memcpy(mask + c0 / 8, bits, (c1 - c0 + 7) / 8);
-        loop(x + c0, y + c0, bits, c1 - c0, s);
-      });
-    };
-    ends(0, head);
+    apply_chunks(impl, j, 0, head, mask, apply);
     job middle = j;
     middle.offset = a;
     uint8_t* middle_mask = mask ? mask + head / 8 : nullptr;  // head is a multiple of 8 with a mask
     parallel_ranges(body, a, tiling_unit(j), [&](size_t b0, size_t e0) {
       impl.forward_f16(middle, x + head, y + head, middle_mask, b0, e0);
     });
-    ends(head + body, n);
+    apply_chunks(impl, j, head + body, n, mask, apply);
     return SIMDROP_OK;
   }
-  run_chunks(impl, j, n, mask, [&](size_t c0, size_t c1, const uint8_t* bits) { loop(x + c0, y + c0, bits, c1 - c0, s); });
+  run_chunks(impl, j, n, mask, apply);
   return SIMDROP_OK;
 }
 
@@ -568,7 +568,7 @@ int run_bias_dropout_add(const float* x, const float* bias, const float* residua
   const implementation& impl = call_implementation();
   // Rows starting at multiples of 32 elements, random decisions: the
   // implementation's one-pass kernel, where it has one.
-  if (impl.bias_dropout_add_f32 && cols % 32 == 0 && j.offset % 32 == 0 && j.threshold != 0 && !j.keep_all()) {
+  if (impl.bias_dropout_add_f32 && cols % 32 == 0 && j.offset % 32 == 0 && !j.uniform()) {
     parallel_ranges(n, j.offset, tiling_unit(j), [&](size_t b, size_t e) {
       impl.bias_dropout_add_f32(j, x, bias, residual, y, cols, mask, b, e);
     });

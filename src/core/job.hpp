@@ -21,6 +21,7 @@ struct job {
   uint64_t call_elements = 0;  // size of the whole call (all threads): picks streaming stores
 
   bool keep_all() const { return threshold >> threshold_bits != 0; }  // T == 2^bits
+  bool uniform() const { return threshold == 0 || keep_all(); }        // every decision the same
 };
 
 // Elements of one whole Philox group or xoshiro tile: the unit calls are cut
