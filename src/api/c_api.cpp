@@ -18,9 +18,9 @@ namespace {
 int run_forward(const float* x, float* y, size_t n, const simdrop_params* p, uint8_t* mask) {
   if (int s = check_call(p, n, sizeof(float), {x, y})) return s;
   if (n == 0) return SIMDROP_OK;
-  const size_t bytes = n * sizeof(float), mask_bytes = (n + 7) / 8;
-  if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, mask_bytes, x, bytes) ||
-      byte_ranges_overlap(mask, mask_bytes, y, bytes))
+  const size_t bytes = n * sizeof(float), m_bytes = mask_bytes(n);
+  if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, m_bytes, x, bytes) ||
+      byte_ranges_overlap(mask, m_bytes, y, bytes))
     return SIMDROP_ERR_OVERLAP;
   job j = make_job(*p);
   j.call_elements = n;
@@ -57,8 +57,8 @@ int simdrop_backward_f32(const float* dy, float* dx, size_t n, const simdrop_par
 int simdrop_backward_mask_f32(const float* dy, const uint8_t* mask, float* dx, size_t n, const simdrop_params* p) {
   if (int s = check_call(p, n, sizeof(float), {dy, mask, dx})) return s;
   if (n == 0) return SIMDROP_OK;
-  const size_t bytes = n * sizeof(float), mask_bytes = (n + 7) / 8;
-  if (partial_overlap(dy, dx, bytes) || byte_ranges_overlap(mask, mask_bytes, dx, bytes))
+  const size_t bytes = n * sizeof(float), m_bytes = mask_bytes(n);
+  if (partial_overlap(dy, dx, bytes) || byte_ranges_overlap(mask, m_bytes, dx, bytes))
     return SIMDROP_ERR_OVERLAP;
   job j = make_job(*p);
   j.call_elements = n;

@@ -264,22 +264,22 @@ int check_2d(const simdrop_params* p, const void* in, size_t ld_in, const void* 
   *empty = rows == 0 || cols == 0;
   if (!*empty && (!in || !out)) return SIMDROP_ERR_NULL_POINTER;
   if (ld_in < cols || ld_out < cols) return SIMDROP_ERR_LEADING_DIM;
-  const size_t mask_row_bytes = cols / 8 + (cols % 8 != 0);
+  const size_t mask_row_bytes = mask_bytes(cols);
   if (mask && ldmask < mask_row_bytes) return SIMDROP_ERR_LEADING_DIM;
   if (*empty) return SIMDROP_OK;
   size_t n = 0;
   if (int s = checked_mul(rows, cols, &n)) return s;
   if (int s = check_index_range(p->offset, n)) return s;
-  size_t in_bytes = 0, out_bytes = 0, mask_bytes = 0;
+  size_t in_bytes = 0, out_bytes = 0, mask_span = 0;
   if (int s = view_bytes(rows, cols, ld_in, sizeof(float), &in_bytes)) return s;
   if (int s = view_bytes(rows, cols, ld_out, sizeof(float), &out_bytes)) return s;
   if (mask)
-    if (int s = view_bytes(rows, mask_row_bytes, ldmask, 1, &mask_bytes)) return s;
+    if (int s = view_bytes(rows, mask_row_bytes, ldmask, 1, &mask_span)) return s;
   // In place only as the very same view; any other shared byte between the
   // spans of the two views (first to last element) is an overlap.
   const bool same_view = in == out && ld_in == ld_out;
   if (!same_view && byte_ranges_overlap(in, in_bytes, out, out_bytes)) return SIMDROP_ERR_OVERLAP;
-  if (byte_ranges_overlap(mask, mask_bytes, in, in_bytes) || byte_ranges_overlap(mask, mask_bytes, out, out_bytes))
+  if (byte_ranges_overlap(mask, mask_span, in, in_bytes) || byte_ranges_overlap(mask, mask_span, out, out_bytes))
     return SIMDROP_ERR_OVERLAP;
   return SIMDROP_OK;
 }
@@ -368,9 +368,9 @@ int check_typed(const simdrop_params* p, const void* x, const void* y, size_t n,
   if (int s = check_call(p, n, element_size, {x, y})) return s;
   if (n == 0) return SIMDROP_OK;
   const size_t bytes = n * element_size;  // check_call proved it fits
-  const size_t mask_bytes = n / 8 + (n % 8 != 0);
-  if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, mask_bytes, x, bytes) ||
-      byte_ranges_overlap(mask, mask_bytes, y, bytes))
+  const size_t m_bytes = mask_bytes(n);
+  if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, m_bytes, x, bytes) ||
+      byte_ranges_overlap(mask, m_bytes, y, bytes))
     return SIMDROP_ERR_OVERLAP;
   return SIMDROP_OK;
 }
@@ -420,11 +420,16 @@ int run_16(half_kind kind, const uint16_t* x, uint16_t* y, size_t n, const simdr
                                      : (fast.scale_bf16 ? fast.scale_bf16 : scale_bf16_portable);
   const float s = j.scale;
   // f16 on an implementation with a halves kernel: the whole word registers
-  // [a, b) (global multiples of 32) in one pass, the ends through the loop.
-  const uint64_t a = (j.offset + 31) / 32 * 32, b = (j.offset + n) / 32 * 32;
+  // (32 elements from a global multiple of 32) in one pass, the ends through
+  // the loop. Elements [head, head + body) of the call are those registers.
+  // Both are distances inside the call, in [0, n]: rounding the global index
+  // itself up ((offset + 31) / 32 * 32) or taking offset + n wraps past 2^64
+  // for a call that ends at or near it (issue 15).
+  const size_t head = size_t((32 - j.offset % 32) % 32);
+  const size_t body = head < n ? (n - head) / 32 * 32 : 0;
   auto apply = [&](size_t c0, size_t c1, const uint8_t* bits) { loop(x + c0, y + c0, bits, c1 - c0, s); };
-  if (kind == half_kind::f16 && impl.forward_f16 && !j.uniform() && a < b && (!mask || j.offset % 8 == 0)) {
-    const size_t head = size_t(a - j.offset), body = size_t(b - a);
+  if (kind == half_kind::f16 && impl.forward_f16 && !j.uniform() && body != 0 && (!mask || j.offset % 8 == 0)) {
+    const uint64_t a = j.offset + head;  // <= offset + n - 32: no wrap
     apply_chunks(impl, j, 0, head, mask, apply);
     job middle = j;
     middle.offset = a;
@@ -481,7 +486,9 @@ void channels_last(const implementation& impl, const job& j, const float* x, flo
                                 [&](size_t c0, size_t c1, const uint8_t* bits) {
                                   expand_bits(bits, c1 - c0, keep + (c0 - first_decision));
                                 });
-        const size_t copies = pattern_max / channels, period = copies * channels;
+        // As many copies as this part of the sample has rows (a short
+        // sample no longer fills the whole pattern buffer).
+        const size_t copies = std::min(pattern_max / channels, s1 - s0), period = copies * channels;
         for (size_t k = 1; k < copies; ++k) std::copy(keep, keep + channels, keep + k * channels);
         const size_t base = (sample * spatial + s0) * channels, count = (s1 - s0) * channels;
         for (size_t b = 0; b < count; b += period) {
@@ -515,9 +522,9 @@ int run_channels(const float* x, float* y, size_t batch, size_t channels, size_t
   if (n != 0 && (!x || !y)) return SIMDROP_ERR_NULL_POINTER;
   if (int s = check_index_range(p->offset, decisions)) return s;
   if (int s = checked_mul(n, sizeof(float), &bytes)) return s;
-  const size_t mask_bytes = mask ? decisions / 8 + (decisions % 8 != 0) : 0;
-  if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, mask_bytes, x, bytes) ||
-      byte_ranges_overlap(mask, mask_bytes, y, bytes))
+  const size_t m_bytes = mask ? mask_bytes(decisions) : 0;
+  if (partial_overlap(x, y, bytes) || byte_ranges_overlap(mask, m_bytes, x, bytes) ||
+      byte_ranges_overlap(mask, m_bytes, y, bytes))
     return SIMDROP_ERR_OVERLAP;
   if (decisions == 0 || (n == 0 && !mask)) return SIMDROP_OK;
 
@@ -553,14 +560,14 @@ int run_bias_dropout_add(const float* x, const float* bias, const float* residua
   size_t bytes = 0;
   if (int s = checked_mul(n, sizeof(float), &bytes)) return s;
   const size_t bias_bytes = cols * sizeof(float);  // <= bytes, cannot overflow
-  const size_t mask_bytes = mask ? n / 8 + (n % 8 != 0) : 0;
+  const size_t m_bytes = mask ? mask_bytes(n) : 0;
   // y may be x or residual exactly (in place); bias is read for every row, so
   // y may not touch it at all.
   if (partial_overlap(x, y, bytes) || partial_overlap(residual, y, bytes) ||
       byte_ranges_overlap(bias, bias_bytes, y, bytes))
     return SIMDROP_ERR_OVERLAP;
-  if (byte_ranges_overlap(mask, mask_bytes, x, bytes) || byte_ranges_overlap(mask, mask_bytes, y, bytes) ||
-      byte_ranges_overlap(mask, mask_bytes, residual, bytes) || byte_ranges_overlap(mask, mask_bytes, bias, bias_bytes))
+  if (byte_ranges_overlap(mask, m_bytes, x, bytes) || byte_ranges_overlap(mask, m_bytes, y, bytes) ||
+      byte_ranges_overlap(mask, m_bytes, residual, bytes) || byte_ranges_overlap(mask, m_bytes, bias, bias_bytes))
     return SIMDROP_ERR_OVERLAP;
 
   job j = make_job(*p);

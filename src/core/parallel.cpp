@@ -18,7 +18,10 @@ namespace {
 std::atomic<int> requested_threads{0};
 
 size_t cut_point(size_t ideal, size_t n, uint64_t offset, uint64_t unit) {
-  const uint64_t misalignment = (offset + ideal) % unit;
+  // (offset + ideal) % unit, without forming offset + ideal: it may pass 2^64
+  // (at the end of a call that ends there), and only a power-of-two unit would
+  // survive the wrap.
+  const uint64_t misalignment = (offset % unit + ideal % unit) % unit;
   uint64_t i = ideal + (misalignment ? unit - misalignment : 0);
   i = (i + 7) / 8 * 8;
   return i >= n ? n : size_t(i);

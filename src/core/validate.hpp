@@ -53,6 +53,10 @@ inline int check_call(const simdrop_params* p, size_t n, size_t element_bytes,
   return check_index_range(p->offset, n);
 }
 
+// Bytes of a mask of n decisions: ceil(n / 8), written so that it cannot wrap
+// for any n (n + 7 would, for n > SIZE_MAX - 7).
+inline size_t mask_bytes(size_t n) { return n / 8 + (n % 8 != 0); }
+
 // Half-open byte ranges [a, a + a_bytes) and [b, b + b_bytes) share a byte.
 inline bool byte_ranges_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
   if (!a || !b || a_bytes == 0 || b_bytes == 0) return false;
