@@ -95,6 +95,19 @@ for cl in (0, 1):
     add(f'channels-{cl}-inplace', callch(3, 9, 11, cl, lay=layout(10, 0, 0, 1)))
     add(f'channels-{cl}-end', callch(3, 9, 11, cl, off=offset(4, 0), g=1, b=16))
 add('channels-bad-layout', u8(1) + runtime() + u8(OPS['channels']) + u8(0x30) + keep('half') + gen(0) + bits(32) + seedv(1) + seedv(1) + u8(2) + u8(3) + u8(4) + u8(7) + layout() + offset(0) + u64(0))
+# Issue 15: f16 calls ending within 31 of 2^64 read and wrote past their buffers
+# on avx2 and avx512. The reported call: backward_f16, n = 7, offset = 2^64 - 25
+# (offset mode 4: 2^64 - n + delta % 64), keep_prob 0.8, Philox 32-bit, seed 8,
+# implementation avx2 (index 1 of avx512, avx2, scalar), 3 threads.
+add('regress-f16-end-of-index-backward', call('bf16b', n_small(7), kp='p08', off=offset(4, -18), isa=1, threads=3, s=8))
+add('regress-f16-end-of-index-forward', call('f16', n_small(1), kp='p08', off=offset(4, -15), isa=0, threads=1, s=8))
+# The edge modes of pick_offset (mode >= 200): ending within 40 of 2^64, within
+# 96 of it, next to and straddling a multiple of 2^32.
+for op in ('f16', 'bf16b', 'forward_mask', 'fill'):
+    add(f'{op}-edge-end', call(op, n_small(29), off=offset(200, 0, u8(3)), g=1, b=16))
+    add(f'{op}-edge-top', call(op, n_small(5), off=offset(201, 0, u8(60))))
+    add(f'{op}-edge-2^32k', call(op, n_small(77), off=offset(202, -9, u8(0) + u32(0x1234))))
+    add(f'{op}-edge-straddle', call(op, n_small(300), off=offset(203, 5, u8(0) + u32(0xFFFF)), g=1))
 for name, data in seeds.items():
     open(os.path.join(out, name), 'wb').write(data)
 print(len(seeds), 'seeds,', sum(len(d) for d in seeds.values()), 'bytes')
