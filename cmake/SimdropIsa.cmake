@@ -1,28 +1,22 @@
 # Per-ISA translation units: each kernel file is compiled with its own flags
 # into an OBJECT library; the rest of the library is built for the baseline
 # architecture and picks a kernel at run time.
-include(CheckCXXCompilerFlag)
-
-function(simdrop_warnings target)
-  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic
-      # Every implementation must compute the same floats: no implicit FMA contraction.
-      -ffp-contract=off)
-  endif()
-endfunction()
+include(SimdropWarnings)
 
 set(SIMDROP_ISA_TARGETS "")
 
-# simdrop_isa_object(<name> <define> <flags...>): every src/kernels/arch/<name>*.cpp
-# is compiled with <flags> into one OBJECT library.
+# simdrop_isa_object(<name> <define> SOURCES <files...> FLAGS <flags...>): the
+# ISA's translation units (under src/kernels/arch/) compiled with its flags
+# into one OBJECT library.
 function(simdrop_isa_object name define)
+  cmake_parse_arguments(PARSE_ARGV 2 isa "" "" "SOURCES;FLAGS")
   set(target simdrop_isa_${name})
-  file(GLOB sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/kernels/arch/${name}*.cpp)
-  add_library(${target} OBJECT ${sources})
+  list(TRANSFORM isa_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/src/kernels/arch/)
+  add_library(${target} OBJECT ${isa_SOURCES})
   target_compile_features(${target} PRIVATE cxx_std_17)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(${target} PRIVATE simdrop_xsimd)
-  target_compile_options(${target} PRIVATE ${ARGN})
+  target_compile_options(${target} PRIVATE ${isa_FLAGS})
   # Kernels are always optimised, at -O3 so that the small fixed loops over
   # lanes and groups unroll into registers (g++ 12 cannot compile xsimd's AVX-512 select at -O0,
   # and unoptimised inline helpers could be merged across ISA files by the linker).
@@ -32,6 +26,7 @@ function(simdrop_isa_object name define)
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   simdrop_warnings(${target})
+  simdrop_exact_float(${target})
   set(SIMDROP_ISA_TARGETS ${SIMDROP_ISA_TARGETS} ${target} PARENT_SCOPE)
   set(SIMDROP_ISA_DEFINES ${SIMDROP_ISA_DEFINES} ${define} PARENT_SCOPE)
 endfunction()
@@ -42,15 +37,17 @@ function(simdrop_add_isa_kernels library)
   if(SIMDROP_SIMD)
     if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
       simdrop_isa_object(avx2 SIMDROP_HAVE_AVX2
-        -mavx2 -mfma -mf16c)
+        SOURCES avx2.cpp avx2_apply.cpp
+        FLAGS -mavx2 -mfma -mf16c)
       simdrop_isa_object(avx512 SIMDROP_HAVE_AVX512
-        -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -mbmi2)
+        SOURCES avx512.cpp avx512_apply.cpp
+        FLAGS -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -mbmi2)
       if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
         # g++ 12 warns falsely inside its own AVX-512 intrinsics header.
         target_compile_options(simdrop_isa_avx512 PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)
       endif()
     elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
-      simdrop_isa_object(neon SIMDROP_HAVE_NEON)
+      simdrop_isa_object(neon SIMDROP_HAVE_NEON SOURCES neon.cpp)
     endif()
   endif()
   foreach(t IN LISTS SIMDROP_ISA_TARGETS)

@@ -19,6 +19,8 @@
 
 #include "simdrop/simdrop.h"
 #include "simdrop/simdrop.hpp"
+#include "support/params.hpp"
+#include "support/util.hpp"
 
 namespace {
 
@@ -62,10 +64,6 @@ std::vector<T> poisoned(std::size_t n) {
   return v;
 }
 
-template <class T>
-bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
-}
 
 // Inputs with some NaNs, infinities and signed zeros among ordinary values.
 std::vector<float> random_floats(std::size_t n, u32 seed) {
@@ -104,14 +102,8 @@ std::vector<u8> random_bytes(std::size_t n, u32 seed) {
   return v;
 }
 
-simdrop_params c_params(float keep_prob, u64 seed, u64 stream, u64 offset, simdrop_generator gen, u32 bits) {
-  simdrop_params p = simdrop_params_default(keep_prob, seed);
-  p.stream = stream;
-  p.offset = offset;
-  p.generator = gen;
-  p.threshold_bits = bits;
-  return p;
-}
+using simdrop_test::make_params;
+using simdrop_test::same_bytes;
 
 // A spread of valid parameter sets: both generators, both widths, keep_prob
 // 0 and 1, offsets starting mid-group, mid-tile and near 2^64.
@@ -126,7 +118,7 @@ std::vector<simdrop_params> valid_params() {
     for (u32 w : widths)
       for (float k : keeps)
         for (u64 o : offsets) {
-          all.push_back(c_params(k, 0x1234567890ABCDEFull ^ stream, stream, o, g, w));
+          all.push_back(make_params(k, 0x1234567890ABCDEFull ^ stream, stream, o, g, w));
           ++stream;
         }
   return all;
@@ -139,7 +131,7 @@ struct bad_case {
 };
 
 std::vector<bad_case> bad_params(std::size_t n) {
-  const simdrop_params good = c_params(0.5f, 7, 1, 0, SIMDROP_PHILOX4X32_10, 32);
+  const simdrop_params good = make_params(0.5f, 7, 1, 0, SIMDROP_PHILOX4X32_10, 32);
   std::vector<bad_case> cases;
   auto add = [&](const char* what, auto edit) {
     simdrop_params p = good;
@@ -348,7 +340,7 @@ TEST_CASE("cpp api: f32 wrappers give the C API's bytes", "[cpp_api]") {
 }
 
 TEST_CASE("cpp api: std::array, C arrays and simdrop_params are accepted", "[cpp_api]") {
-  const simdrop_params cp = c_params(0.6f, 99, 3, 17, SIMDROP_XOSHIRO128PP, 16);
+  const simdrop_params cp = make_params(0.6f, 99, 3, 17, SIMDROP_XOSHIRO128PP, 16);
   const std::vector<float> source = random_floats(37, 5);
   std::array<float, 37> x{};
   std::copy(source.begin(), source.end(), x.begin());

@@ -24,6 +24,7 @@
 #include "../src/core/convert.hpp"  // the portable conversions, header-only, checked directly below
 #include "simdrop/simdrop.h"
 #include "support/guarded.hpp"
+#include "support/params.hpp"
 #include "support/implementations.hpp"
 #include "support/oracle.hpp"
 #include "support/util.hpp"
@@ -36,15 +37,7 @@ using u16 = std::uint16_t;
 using u32 = std::uint32_t;
 using u64 = std::uint64_t;
 
-simdrop_params make_params(float keep_prob, u64 seed, u64 stream, u64 offset, simdrop_generator generator,
-                           u32 bits) {
-  simdrop_params p = simdrop_params_default(keep_prob, seed);
-  p.stream = stream;
-  p.offset = offset;
-  p.generator = generator;
-  p.threshold_bits = bits;
-  return p;
-}
+using simdrop_test::make_params;
 
 // A random parameter set: both generators and widths, keep_prob including 0
 // and 1, offsets anywhere (mid-group, mid-tile, high).

@@ -3,7 +3,8 @@
 // than 2^31 elements, and keep_prob at the edges of its range.
 //
 // Expected values come from a literal evaluation of docs/stream.md written in
-// this file, on top of Random123's own Philox4x32-10 (r123::Philox4x32_R<10>);
+// this file, on top of Random123's own Philox4x32-10 (r123::Philox4x32_R<10>)
+// and the oracle's xoshiro128++ lane (support/oracle.hpp);
 // nothing here calls the library's internal helpers. Every check runs on every
 // implementation this CPU supports (each forced in turn).
 #include <Random123/philox.h>
@@ -17,6 +18,9 @@
 #include <vector>
 
 #include "simdrop/simdrop.h"
+#include "support/implementations.hpp"
+#include "support/oracle.hpp"
+#include "support/util.hpp"
 
 namespace {
 
@@ -37,22 +41,11 @@ uint32_t extreme_word(int generator, uint64_t seed, uint64_t stream, uint64_t k)
   }
   const uint64_t t = k / 4096, r = k % 4096, lane = r % 16, step = r / 16;
   const uint64_t m = (uint64_t(1) << 63) + 16 * t + lane;
-  uint32_t s[4];
-  for (unsigned j = 0; j < 4; ++j) s[j] = extreme_philox_word(m, stream, seed, j);
-  if ((s[0] | s[1] | s[2] | s[3]) == 0) s[0] = 1;
-  auto rotl = [](uint32_t x, int b) { return (x << b) | (x >> (32 - b)); };
-  uint32_t out = 0;
-  for (uint64_t i = 0; i <= step; ++i) {
-    out = rotl(s[0] + s[3], 7) + s[0];
-    const uint32_t t9 = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t9;
-    s[3] = rotl(s[3], 11);
-  }
-  return out;
+  oracle::philox_counter block;
+  for (unsigned j = 0; j < 4; ++j) block[j] = extreme_philox_word(m, stream, seed, j);
+  oracle::xoshiro128pp lane_state = oracle::xoshiro_state_from_block(block);
+  for (uint64_t i = 0; i < step; ++i) lane_state.next();
+  return lane_state.next();
 }
 
 // T = floor(keep_prob * 2^bits + 0.5) in double; s = (float)(2^bits / T).
@@ -69,26 +62,9 @@ bool extreme_keep(const simdrop_params& p, uint64_t g) {
   return (h ? w >> 16 : w & 0xFFFFu) < T;
 }
 
-uint32_t bits_of(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-}
+using simdrop_test::float_bits;
 
 // ---- Implementations --------------------------------------------------------
-
-std::vector<std::string> extreme_supported_isas() {
-  std::vector<std::string> names;
-  for (size_t i = 0; i < simdrop_isa_count(); ++i)
-    if (simdrop_isa_supported(simdrop_isa_name(i))) names.emplace_back(simdrop_isa_name(i));
-  return names;
-}
-
-// Forces an implementation for the scope, then goes back to detection.
-struct extreme_forced_isa {
-  explicit extreme_forced_isa(const std::string& name) { REQUIRE(simdrop_set_isa(name.c_str()) == SIMDROP_OK); }
-  ~extreme_forced_isa() { simdrop_set_isa("auto"); }
-};
 
 simdrop_params extreme_params(int generator, unsigned bits, float keep_prob, uint64_t offset) {
   simdrop_params p = simdrop_params_default(keep_prob, 0xC0FFEE1234567890ull);
@@ -122,15 +98,15 @@ void check_window(const simdrop_params& p, size_t n) {
   CHECK(mask.back() == 0xA5);
   CHECK(fmask.front() == 0x5A);
   CHECK(fmask.back() == 0x5A);
-  CHECK(bits_of(y.front()) == bits_of(-7.0f));
-  CHECK(bits_of(y.back()) == bits_of(-7.0f));
+  CHECK(float_bits(y.front()) == float_bits(-7.0f));
+  CHECK(float_bits(y.back()) == float_bits(-7.0f));
   const float s = extreme_scale(extreme_threshold(p.keep_prob, p.threshold_bits), p.threshold_bits);
   for (size_t i = 0; i < n; ++i) {
     CAPTURE(i);
     const bool keep = extreme_keep(p, p.offset + i);
     REQUIRE(bool((mask[1 + i / 8] >> (i % 8)) & 1) == keep);
     REQUIRE(bool((fmask[1 + i / 8] >> (i % 8)) & 1) == keep);
-    REQUIRE(bits_of(y[1 + i]) == (keep ? bits_of(x[i] * s) : 0u));
+    REQUIRE(float_bits(y[1 + i]) == (keep ? float_bits(x[i] * s) : 0u));
   }
   if (n % 8) {
     CHECK((mask[mask_bytes] >> (n % 8)) == 0);
@@ -143,8 +119,8 @@ constexpr uint64_t pow2(unsigned e) { return uint64_t(1) << e; }
 }  // namespace
 
 TEST_CASE("offsets near 2^64 give the contract's words and decisions", "[extreme]") {
-  const std::string isa = GENERATE(from_range(extreme_supported_isas()));
-  extreme_forced_isa forced(isa);
+  const std::string isa = GENERATE(from_range(simdrop_test::supported_implementations()));
+  simdrop_test::forced_isa forced(isa);
   CAPTURE(isa);
   for (int generator : {0, 1})
     for (unsigned bits : {32u, 16u}) {
@@ -162,8 +138,8 @@ TEST_CASE("calls crossing 2^31, 2^32, 2^34, 2^35, 2^36, 2^40 and 2^41 give the c
   // 2^35 (16-bit): the counter q = 16 * group + lane reaches 2^32, so the carry into
   // counter word 1 happens. 2^40: the xoshiro seeding counter 2^63 + 16 t reaches
   // 2^32 in its low word (t = 2^28).
-  const std::string isa = GENERATE(from_range(extreme_supported_isas()));
-  extreme_forced_isa forced(isa);
+  const std::string isa = GENERATE(from_range(simdrop_test::supported_implementations()));
+  simdrop_test::forced_isa forced(isa);
   CAPTURE(isa);
   for (unsigned e : {31u, 32u, 34u, 35u, 36u, 40u, 41u})
     for (int generator : {0, 1})
@@ -176,8 +152,8 @@ TEST_CASE("calls crossing 2^31, 2^32, 2^34, 2^35, 2^36, 2^40 and 2^41 give the c
 }
 
 TEST_CASE("offset + n beyond 2^64 is refused before anything is written", "[extreme]") {
-  const std::string isa = GENERATE(from_range(extreme_supported_isas()));
-  extreme_forced_isa forced(isa);
+  const std::string isa = GENERATE(from_range(simdrop_test::supported_implementations()));
+  simdrop_test::forced_isa forced(isa);
   for (uint64_t n : {uint64_t(2), uint64_t(17), uint64_t(1000)}) {
     simdrop_params p = extreme_params(0, 32, 0.5f, 0 - n + 1);  // last index would be 2^64
     std::vector<uint32_t> words(n, 0x12345678u);
@@ -189,7 +165,7 @@ TEST_CASE("offset + n beyond 2^64 is refused before anything is written", "[extr
     CHECK(simdrop_backward_f32(x.data(), y.data(), n, &p) == SIMDROP_ERR_INDEX_OVERFLOW);
     for (uint32_t w : words) REQUIRE(w == 0x12345678u);
     for (uint8_t b : mask) REQUIRE(b == 0x77);
-    for (float v : y) REQUIRE(bits_of(v) == bits_of(3.0f));
+    for (float v : y) REQUIRE(float_bits(v) == float_bits(3.0f));
     // One element less fits exactly.
     p.offset -= 1;
     CHECK(simdrop_fill_u32(words.data(), n, &p) == SIMDROP_OK);
@@ -256,8 +232,8 @@ TEST_CASE("keep_prob at the edges: thresholds and scales as the contract says, n
   CHECK(extreme_threshold(std::ldexp(1.0f, -17), 16) == 1);
   CHECK(extreme_threshold(-0.0f, 32) == 0);
 
-  const std::string isa = GENERATE(from_range(extreme_supported_isas()));
-  extreme_forced_isa forced(isa);
+  const std::string isa = GENERATE(from_range(simdrop_test::supported_implementations()));
+  simdrop_test::forced_isa forced(isa);
   const size_t n = 5000;
   std::vector<float> ones(n, 1.0f), big(n), y(n), dx(n);
   for (size_t i = 0; i < n; ++i) big[i] = (i % 2 ? -1.0f : 1.0f) * std::ldexp(1.0f, int(i % 90));  // up to 2^89
@@ -277,7 +253,7 @@ TEST_CASE("keep_prob at the edges: thresholds and scales as the contract says, n
         for (size_t i = 0; i < n; ++i) {
           const bool keep = extreme_keep(p, p.offset + i);
           REQUIRE(bool((mask[i / 8] >> (i % 8)) & 1) == keep);
-          REQUIRE(bits_of(y[i]) == (keep ? bits_of(s) : 0u));
+          REQUIRE(float_bits(y[i]) == (keep ? float_bits(s) : 0u));
           kept += keep;
         }
         if (T == 0) CHECK(kept == 0);
@@ -287,13 +263,13 @@ TEST_CASE("keep_prob at the edges: thresholds and scales as the contract says, n
         REQUIRE(simdrop_forward_f32(big.data(), y.data(), n, &p, nullptr) == SIMDROP_OK);
         for (size_t i = 0; i < n; ++i) {
           REQUIRE(std::isfinite(y[i]));
-          REQUIRE(bits_of(y[i]) == (extreme_keep(p, p.offset + i) ? bits_of(big[i] * s) : 0u));
+          REQUIRE(float_bits(y[i]) == (extreme_keep(p, p.offset + i) ? float_bits(big[i] * s) : 0u));
         }
         // Backward from an all-ones mask applies exactly s (0 when T == 0).
         REQUIRE(simdrop_backward_mask_f32(big.data(), all_ones.data(), dx.data(), n, &p) == SIMDROP_OK);
         for (size_t i = 0; i < n; ++i) {
           REQUIRE(std::isfinite(dx[i]));
-          REQUIRE(bits_of(dx[i]) == bits_of(big[i] * s));
+          REQUIRE(float_bits(dx[i]) == float_bits(big[i] * s));
         }
       }
 }

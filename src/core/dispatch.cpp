@@ -10,6 +10,7 @@
 
 #include "core/dispatch.hpp"
 #include "core/implementation.hpp"
+#include "core/status.hpp"
 
 namespace simdrop::detail {
 namespace {
@@ -61,7 +62,7 @@ const implementation* initial_choice() {
       static std::once_flag reported;
       std::call_once(reported, [&] {
         std::fprintf(stderr, "simdrop: ignoring SIMDROP_ISA=\"%s\": %s; using detection\n", env,
-                     simdrop_status_string(status));
+                     status_string(status));
       });
     }
   }

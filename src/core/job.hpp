@@ -18,7 +18,8 @@ struct job {
   uint64_t offset;     // global index of element 0 of the call
   uint64_t threshold;  // T in [0, 2^threshold_bits]
   float scale;         // (float)(2^bits / T), 0 when T == 0
-  uint64_t call_elements = 0;  // size of the whole call (all threads): picks streaming stores
+  double scale64;      // 2^bits / T in double (the f64 calls), 0 when T == 0
+  uint64_t call_elements;  // elements of the whole call (all threads): picks streaming stores
 
   bool keep_all() const { return threshold >> threshold_bits != 0; }  // T == 2^bits
   bool uniform() const { return threshold == 0 || keep_all(); }        // every decision the same
@@ -26,13 +27,18 @@ struct job {
 
 // Elements of one whole Philox group or xoshiro tile: the unit calls are cut
 // into for threads, so that no range replays part of a group or tile.
-inline uint64_t tiling_unit(const job& j) {
-  const uint64_t words = j.generator == SIMDROP_PHILOX4X32_10 ? rng::philox_group_words : rng::xoshiro_tile_words;
-  return j.threshold_bits == 16 ? 2 * words : words;
+inline uint64_t word_tiling_unit(const job& j);
+inline uint64_t tiling_unit(const job& j) { return word_tiling_unit(j) * (32 / j.threshold_bits); }
+
+// Words of one whole Philox group or xoshiro tile: the unit the raw word
+// stream (fill_u32) is cut into.
+inline uint64_t word_tiling_unit(const job& j) {
+  return j.generator == SIMDROP_PHILOX4X32_10 ? rng::philox_group_words : rng::xoshiro_tile_words;
 }
 
-// Derives threshold and scale; p must already be validated.
-inline job make_job(const simdrop_params& p) {
+// The job of a validated call of `elements` elements (its data, all threads
+// together): the parameters, with threshold and scales derived.
+inline job make_job(const simdrop_params& p, uint64_t elements) {
   job j{};
   j.generator = p.generator;
   j.threshold_bits = p.threshold_bits;
@@ -41,6 +47,8 @@ inline job make_job(const simdrop_params& p) {
   j.offset = p.offset;
   j.threshold = rng::threshold(p.keep_prob, p.threshold_bits);
   j.scale = rng::scale(j.threshold, p.threshold_bits);
+  j.scale64 = rng::scale64(j.threshold, p.threshold_bits);
+  j.call_elements = elements;
   return j;
 }
 

@@ -4,6 +4,8 @@
 // thread count; the cuts only decide who computes what.
 #include "core/parallel.hpp"
 
+#include "core/implementation.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -73,6 +75,76 @@ void run_ranges(size_t n, uint64_t offset, uint64_t unit, range_body body, void*
     if (begin < end) body(context, begin, end);
   }
 #endif
+}
+
+void run_parts(size_t count, int threads, part_body body, void* context) {
+  if (count == 0) return;
+#if defined(_OPENMP)
+  if (threads > 1 && count > 1) {
+    const size_t parts = std::min(size_t(threads), count);
+#pragma omp parallel num_threads(int(parts))
+    {
+      const size_t t = size_t(omp_get_thread_num()), n = size_t(omp_get_num_threads());
+      const size_t base = count / n, extra = count % n;
+      const size_t b = t * base + std::min(t, extra), e = b + base + (t < extra ? 1 : 0);
+      if (b < e) body(context, b, e);
+    }
+    return;
+  }
+#else
+  (void)threads;
+#endif
+  body(context, 0, count);
+}
+
+void run_tiles(size_t rows, size_t cols, uint64_t offset, uint64_t index_ld, uint64_t unit, tile_body body,
+               void* context) {
+  if (rows == 0 || cols == 0) return;
+  const int threads = threads_for(rows * cols);
+  if (threads <= 1 || rows == 1 || rows >= size_t(threads)) {
+    if (rows == 1) {  // one row: cut like a 1-D call
+      struct row_context {
+        tile_body body;
+        void* context;
+      } row{body, context};
+      run_ranges(
+          cols, offset, unit,
+          [](void* ctx, size_t b, size_t e) {
+            const row_context& r = *static_cast<const row_context*>(ctx);
+            r.body(r.context, tile{0, 1, b, e});
+          },
+          &row);
+      return;
+    }
+    struct rows_context {
+      tile_body body;
+      void* context;
+      size_t cols;
+    } parts{body, context, cols};
+    run_parts(
+        rows, threads,
+        [](void* ctx, size_t b, size_t e) {
+          const rows_context& r = *static_cast<const rows_context*>(ctx);
+          r.body(r.context, tile{b, e, 0, r.cols});
+        },
+        &parts);
+    return;
+  }
+  // Fewer rows than threads: the threads share each row in turn.
+  for (size_t r = 0; r < rows; ++r) {
+    struct row_context {
+      tile_body body;
+      void* context;
+      size_t row;
+    } row{body, context, r};
+    run_ranges(
+        cols, offset + uint64_t(r) * index_ld, unit,
+        [](void* ctx, size_t b, size_t e) {
+          const row_context& c = *static_cast<const row_context*>(ctx);
+          c.body(c.context, tile{c.row, c.row + 1, b, e});
+        },
+        &row);
+  }
 }
 
 }  // namespace simdrop::detail

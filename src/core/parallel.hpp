@@ -32,6 +32,34 @@ void parallel_ranges(size_t n, uint64_t offset, uint64_t unit, F&& f) {
       static_cast<void*>(&f));
 }
 
+// Runs body on `threads` contiguous, near-equal parts of [0, count) (rows,
+// positions or elements: whatever the caller's parts are), one per thread.
+using part_body = void (*)(void* context, size_t begin, size_t end);
+void run_parts(size_t count, int threads, part_body body, void* context);
+
+template <class F>
+void parallel_parts(size_t count, int threads, F&& f) {
+  run_parts(
+      count, threads, [](void* ctx, size_t b, size_t e) { (*static_cast<F*>(ctx))(b, e); }, static_cast<void*>(&f));
+}
+
+// Cuts a 2-D view of rows x cols elements, whose element (r, c) has global
+// index offset + r * index_ld + c, into tiles (core/implementation.hpp): whole
+// rows, near-equal in number, when there are at least as many rows as
+// threads; otherwise each row in turn, its columns cut as a 1-D call's range
+// (at global multiples of `unit`, and of 8 elements).
+struct tile;
+using tile_body = void (*)(void* context, const tile& t);
+void run_tiles(size_t rows, size_t cols, uint64_t offset, uint64_t index_ld, uint64_t unit, tile_body body,
+               void* context);
+
+template <class F>
+void parallel_tiles(size_t rows, size_t cols, uint64_t offset, uint64_t index_ld, uint64_t unit, F&& f) {
+  run_tiles(
+      rows, cols, offset, index_ld, unit, [](void* ctx, const tile& t) { (*static_cast<F*>(ctx))(t); },
+      static_cast<void*>(&f));
+}
+
 void set_num_threads(int n);
 int get_num_threads();
 

@@ -1,73 +1,69 @@
-// Argument checks shared by every entry point, so each rule is written once.
-// Each returns SIMDROP_OK or the status the call must return (before writing).
+// Argument validation, once for every public call: each function checks one
+// family of calls completely and returns SIMDROP_OK or the status the call
+// must return, before anything is written. The rules, in the order they are
+// checked (so that a call breaking several gets a predictable one):
+//   params (NULL, keep_prob, threshold_bits, generator), then per family:
+//   the shape's own arguments, NULL data pointers with work to do, sizes that
+//   overflow (a byte count or a product of dimensions past SIZE_MAX, a last
+//   global index past 2^64 - 1), leading dimensions, and overlap (buffers may
+//   share no byte, except an input and an output that are exactly the same
+//   buffer: in place). A call with nothing to do succeeds with any pointers.
+// *work is set false when a valid call has nothing to do.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <initializer_list>
 
 #include "simdrop/simdrop.h"
 
 namespace simdrop::detail {
 
 // NULL params, keep_prob, threshold_bits, generator.
-inline int check_params(const simdrop_params* p) {
-  if (!p) return SIMDROP_ERR_NULL_PARAMS;
-  const float k = p->keep_prob;
-  if (!std::isfinite(k) || !(k >= 0.0f) || !(k <= 1.0f)) return SIMDROP_ERR_KEEP_PROB;
-  if (p->threshold_bits != 16 && p->threshold_bits != 32) return SIMDROP_ERR_THRESHOLD_BITS;
-  // Read the enum's bytes as an int: a caller's out-of-range value must not be
-  // loaded as a simdrop_generator (undefined behaviour).
-  int generator;
-  static_assert(sizeof generator == sizeof p->generator, "simdrop_generator is int-sized");
-  std::memcpy(&generator, &p->generator, sizeof generator);
-  if (generator != SIMDROP_PHILOX4X32_10 && generator != SIMDROP_XOSHIRO128PP) return SIMDROP_ERR_GENERATOR;
-  return SIMDROP_OK;
-}
-
-// Global indices offset .. offset + count - 1 must all exist (offset + count <= 2^64).
-inline int check_index_range(uint64_t offset, uint64_t count) {
-  if (count != 0 && count - 1 > UINT64_MAX - offset) return SIMDROP_ERR_INDEX_OVERFLOW;
-  return SIMDROP_OK;
-}
-
-// a * b without wrapping, or SIMDROP_ERR_INDEX_OVERFLOW.
-inline int checked_mul(size_t a, size_t b, size_t* out) {
-  if (a != 0 && b > SIZE_MAX / a) return SIMDROP_ERR_INDEX_OVERFLOW;
-  *out = a * b;
-  return SIMDROP_OK;
-}
-
-// The checks every element-wise call starts with: params, data pointers
-// non-null when n > 0, offset + n <= 2^64, and n elements of `element_bytes`
-// addressable (n * element_bytes fits in size_t).
-inline int check_call(const simdrop_params* p, size_t n, size_t element_bytes,
-                      std::initializer_list<const void*> required) {
-  if (int s = check_params(p)) return s;
-  if (n != 0)
-    for (const void* ptr : required)
-      if (!ptr) return SIMDROP_ERR_NULL_POINTER;
-  if (element_bytes != 0 && n > SIZE_MAX / element_bytes) return SIMDROP_ERR_INDEX_OVERFLOW;
-  return check_index_range(p->offset, n);
-}
+int check_params(const simdrop_params* p);
 
 // Bytes of a mask of n decisions: ceil(n / 8), written so that it cannot wrap
 // for any n (n + 7 would, for n > SIZE_MAX - 7).
 inline size_t mask_bytes(size_t n) { return n / 8 + (n % 8 != 0); }
 
-// Half-open byte ranges [a, a + a_bytes) and [b, b + b_bytes) share a byte.
-inline bool byte_ranges_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
-  if (!a || !b || a_bytes == 0 || b_bytes == 0) return false;
-  const uintptr_t pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
-  return pa < pb + b_bytes && pb < pa + a_bytes;
-}
+// The element-wise calls on n elements of `element_bytes` each: x read, y
+// written (x == y in place), mask written (mask_written) or read, may be NULL
+// when optional. Also the bare mask call (x and y NULL, element_bytes 0) and
+// fill_u32 (x NULL, y the words).
+struct elementwise_args {
+  const simdrop_params* p;
+  size_t n;
+  size_t element_bytes;
+  const void* x;
+  const void* y;
+  const uint8_t* mask;
+  bool x_required, y_required, mask_required, mask_written;
+};
+int validate_elementwise(const elementwise_args& a, bool* work);
 
-// An input and an output of the same element type: exact aliasing (in place) is
-// allowed, any other overlap is not.
-inline bool partial_overlap(const void* in, const void* out, size_t bytes) {
-  return in != out && byte_ranges_overlap(in, bytes, out, bytes);
-}
+// 2-D views: rows x cols elements of `element_bytes`, input rows ld_in apart,
+// output rows ld_out apart, mask rows ldmask bytes apart (mask may be NULL),
+// element (r, c) at global index offset + r * index_ld + c.
+struct view_args {
+  const simdrop_params* p;
+  size_t rows, cols, element_bytes;
+  const void* in;
+  size_t ld_in;
+  const void* out;
+  size_t ld_out;
+  const uint8_t* mask;
+  size_t ldmask;
+  uint64_t index_ld;
+};
+int validate_view(const view_args& a, bool* work);
+
+// Channel dropout: batch x channels decisions, spatial elements each;
+// channels_last must be 0 or 1.
+int validate_channels(const simdrop_params* p, const float* x, const float* y, size_t batch, size_t channels,
+                      size_t spatial, int channels_last, const uint8_t* mask, bool* work);
+
+// The fused bias-dropout-add over rows x cols: y may be x or residual exactly,
+// never bias (read for every row).
+int validate_fused(const simdrop_params* p, const float* x, const float* bias, const float* residual, const float* y,
+                   size_t rows, size_t cols, const uint8_t* mask, bool* work);
 
 }  // namespace simdrop::detail

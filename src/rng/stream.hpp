@@ -48,4 +48,9 @@ inline float scale(uint64_t threshold_value, uint32_t threshold_bits) {
   return float(std::ldexp(1.0, int(threshold_bits)) / double(threshold_value));
 }
 
+// The scale of the f64 calls: 2^bits / T in double; 0 when T == 0.
+inline double scale64(uint64_t threshold_value, uint32_t threshold_bits) {
+  return threshold_value == 0 ? 0.0 : std::ldexp(1.0, int(threshold_bits)) / double(threshold_value);
+}
+
 }  // namespace simdrop::rng

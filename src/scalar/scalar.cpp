@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/implementation.hpp"
+#include "kernels/composed.hpp"
 #include "scalar/word_source.hpp"
 
 namespace simdrop::scalar {
@@ -90,13 +91,27 @@ void fill_u32(const job& j, uint32_t* words, size_t begin, size_t end) {
   }
 }
 
-void forward_rows_f32(const job& j, const float* x, size_t ldx, float* y, size_t ldy, size_t cols, size_t begin,
-                      size_t end) {
-  const float s = j.scale;
-  for_each_decision(j, begin, end, [&](size_t i, bool keep) {
-    const size_t row = i / cols, col = i % cols;
-    y[row * ldy + col] = keep ? x[row * ldx + col] * s : 0.0f;
-  });
+// The calls the scalar implementation has no loop of its own for are composed
+// from its decisions and the portable apply loops (kernels/composed.hpp).
+detail::decision_kernels composed_kernels() { return {forward_f32, mask_only, &detail::portable_apply_loops()}; }
+
+void forward_f64(const job& j, const double* x, double* y, uint8_t* mask, size_t begin, size_t end) {
+  detail::forward_f64_chunked(j, composed_kernels(), x, y, mask, begin, end);
+}
+void forward_bf16(const job& j, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end) {
+  detail::forward_bf16_chunked(j, composed_kernels(), x, y, mask, begin, end);
+}
+void forward_f16(const job& j, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end) {
+  detail::forward_f16_chunked(j, composed_kernels(), x, y, mask, begin, end);
+}
+void forward_2d_f32(const job& j, const detail::view_2d_f32& v, const detail::tile& t) {
+  detail::forward_2d_f32_composed(j, composed_kernels(), v, t);
+}
+void forward_channels_f32(const job& j, const detail::channels_view& v, size_t begin, size_t end) {
+  detail::forward_channels_f32_chunked(j, composed_kernels(), v, begin, end);
+}
+void bias_dropout_add_f32(const job& j, const detail::fused_view& v, size_t begin, size_t end) {
+  detail::bias_dropout_add_f32_chunked(j, composed_kernels(), v, begin, end);
 }
 
 bool always_supported() { return true; }
@@ -107,12 +122,19 @@ bool always_supported() { return true; }
 namespace simdrop::detail {
 
 const implementation& scalar_implementation() {
-  static const implementation table{
-      "scalar",           "portable C++, no SIMD (the reference)", scalar::always_supported,
-      scalar::forward_f32, scalar::mask_only, scalar::backward_mask_f32, scalar::fill_u32,
-      scalar::forward_rows_f32,
-      nullptr,   // no fused bias-dropout-add: extensions.cpp's loop is the reference
-      nullptr};  // no f16 kernel: likewise
+  static const implementation table{"scalar",
+                                    "portable C++, no SIMD (the reference)",
+                                    scalar::always_supported,
+                                    scalar::forward_f32,
+                                    scalar::forward_f64,
+                                    scalar::forward_bf16,
+                                    scalar::forward_f16,
+                                    scalar::mask_only,
+                                    scalar::backward_mask_f32,
+                                    scalar::fill_u32,
+                                    scalar::forward_2d_f32,
+                                    scalar::forward_channels_f32,
+                                    scalar::bias_dropout_add_f32};
   return table;
 }
 

@@ -23,10 +23,8 @@
 // replays the committed corpus in every build, and with -fsanitize=fuzzer for
 // the real fuzzer (clang only; see tests/fuzz/CMakeLists.txt).
 //
-// The runtime-facing calls (2-D, channels, fused bias+residual, f64, bf16, f16)
-// are exercised when tests/fuzz/CMakeLists.txt finds their definitions in
-// src/api/ (SIMDROP_FUZZ_HAVE_* macros); otherwise their operation numbers fall
-// back to the five core calls, so corpus files keep their meaning.
+// Every data call of the C API is exercised; the harness calls each by name,
+// so a renamed or removed call is a compile error here.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -365,30 +363,6 @@ enum op_id : uint8_t {
   op_count
 };
 
-bool op_available(int op) {
-  switch (op) {
-#if defined(SIMDROP_FUZZ_HAVE_2D)
-    case op_forward_2d: case op_backward_2d: return true;
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_CHANNELS)
-    case op_forward_channels: return true;
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_BIAS_DROPOUT_ADD)
-    case op_bias_dropout_add: return true;
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_F64)
-    case op_forward_f64: case op_backward_f64: return true;
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_BF16)
-    case op_forward_bf16: case op_backward_bf16: return true;
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_F16)
-    case op_forward_f16: case op_backward_f16: return true;
-#endif
-    default: return op < op_forward_2d;
-  }
-}
-
 // One buffer of a call. Element-typed buffers keep their natural alignment unless
 // the layout makes them overlap another one (then an error is expected and
 // nothing may be touched).
@@ -518,45 +492,33 @@ int invoke(uint8_t* base, const call_spec& c) {
                                        ptr<float>(base, c, "y"), c.n, p);
     case op_mask: return simdrop_mask(ptr<uint8_t>(base, c, "mask"), c.n, p);
     case op_fill: return simdrop_fill_u32(ptr<uint32_t>(base, c, "words"), c.n, p);
-#if defined(SIMDROP_FUZZ_HAVE_2D)
     case op_forward_2d:
       return simdrop_forward_2d_f32(ptr<const float>(base, c, "x"), c.ld[0], ptr<float>(base, c, "y"), c.ld[1],
                                     c.rows, c.cols, p, ptr<uint8_t>(base, c, "mask"), c.ld[2]);
     case op_backward_2d:
       return simdrop_backward_2d_f32(ptr<const float>(base, c, "x"), c.ld[0], ptr<float>(base, c, "y"), c.ld[1],
                                      c.rows, c.cols, p);
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_CHANNELS)
     case op_forward_channels:
       return simdrop_forward_channels_f32(ptr<const float>(base, c, "x"), ptr<float>(base, c, "y"), c.batch,
                                           c.channels, c.spatial, c.channels_last, p, ptr<uint8_t>(base, c, "mask"));
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_BIAS_DROPOUT_ADD)
     case op_bias_dropout_add:
       return simdrop_bias_dropout_add_f32(ptr<const float>(base, c, "x"), ptr<const float>(base, c, "bias"),
                                           ptr<const float>(base, c, "residual"), ptr<float>(base, c, "y"), c.rows,
                                           c.cols, p, ptr<uint8_t>(base, c, "mask"));
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_F64)
     case op_forward_f64:
       return simdrop_forward_f64(ptr<const double>(base, c, "x"), ptr<double>(base, c, "y"), c.n, p,
                                  ptr<uint8_t>(base, c, "mask"));
     case op_backward_f64: return simdrop_backward_f64(ptr<const double>(base, c, "x"), ptr<double>(base, c, "y"), c.n, p);
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_BF16)
     case op_forward_bf16:
       return simdrop_forward_bf16(ptr<const uint16_t>(base, c, "x"), ptr<uint16_t>(base, c, "y"), c.n, p,
                                   ptr<uint8_t>(base, c, "mask"));
     case op_backward_bf16:
       return simdrop_backward_bf16(ptr<const uint16_t>(base, c, "x"), ptr<uint16_t>(base, c, "y"), c.n, p);
-#endif
-#if defined(SIMDROP_FUZZ_HAVE_F16)
     case op_forward_f16:
       return simdrop_forward_f16(ptr<const uint16_t>(base, c, "x"), ptr<uint16_t>(base, c, "y"), c.n, p,
                                  ptr<uint8_t>(base, c, "mask"));
     case op_backward_f16:
       return simdrop_backward_f16(ptr<const uint16_t>(base, c, "x"), ptr<uint16_t>(base, c, "y"), c.n, p);
-#endif
     default: fail("invoke: operation not compiled in", c.op);
   }
 }
@@ -826,8 +788,7 @@ void poison_guards(uint8_t* base, size_t size, const call_spec& c, bool poison) 
 
 void run_call(byte_reader& in, const runtime_choice& choice) {
   call_spec c;
-  uint8_t op = uint8_t(in.u8() % op_count);
-  if (!op_available(op)) op = uint8_t(op % op_forward_2d);
+  const uint8_t op = uint8_t(in.u8() % op_count);
   c.op = op;
 
   if (op == op_philox) {
@@ -994,13 +955,11 @@ void run_call(byte_reader& in, const runtime_choice& choice) {
     return;
   }
   FUZZ_CHECK(!e.must_fail, "succeeded where a documented error applies", (long long)e.allowed);
-#if defined(SIMDROP_FUZZ_HAVE_LAST_CALL_ISA)
   // The implementation that really ran: the forced one, or the detected one under "auto".
   if (c.op <= op_fill && elements > 0) {
     const char* expected_isa = std::strcmp(choice.isa, "auto") == 0 ? simdrop_active_isa() : choice.isa;
     FUZZ_CHECK(std::strcmp(simdrop_last_call_isa(), expected_isa) == 0, "the call did not run on the chosen implementation");
   }
-#endif
 
   // Nothing outside the documented outputs changed.
   std::vector<uint8_t> writable(arena_bytes, 0);

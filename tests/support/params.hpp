@@ -21,11 +21,20 @@ inline constexpr generator_width all_generator_widths[] = {
     {SIMDROP_XOSHIRO128PP, 16, "xoshiro/16"},
 };
 
+inline simdrop_params make_params(float keep_prob, std::uint64_t seed, std::uint64_t stream, std::uint64_t offset,
+                                  simdrop_generator generator, std::uint32_t threshold_bits);
+
 inline simdrop_params make_params(const generator_width& gw, float keep_prob, std::uint64_t seed,
                                   std::uint64_t stream, std::uint64_t offset) {
+  return make_params(keep_prob, seed, stream, offset, gw.generator, gw.threshold_bits);
+}
+
+// A parameter set from its fields.
+inline simdrop_params make_params(float keep_prob, std::uint64_t seed, std::uint64_t stream, std::uint64_t offset,
+                                  simdrop_generator generator, std::uint32_t threshold_bits) {
   simdrop_params p = simdrop_params_default(keep_prob, seed);
-  p.generator = gw.generator;
-  p.threshold_bits = gw.threshold_bits;
+  p.generator = generator;
+  p.threshold_bits = threshold_bits;
   p.stream = stream;
   p.offset = offset;
   return p;

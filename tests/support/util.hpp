@@ -125,4 +125,10 @@ inline bool reduced_mode() {
 
 inline std::size_t scaled_count(std::size_t full, std::size_t reduced) { return reduced_mode() ? reduced : full; }
 
+// The same elements, byte for byte (NaN payloads and signed zeros included).
+template <class T>
+bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
 }  // namespace simdrop_test

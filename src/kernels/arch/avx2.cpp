@@ -1,14 +1,14 @@
-// The "avx2" implementation (AVX2 + FMA): 8 lanes per vector, two ymm per
-// word register, movemask for the mask bits.
+// The "avx2" implementation (AVX2 + FMA + F16C): 8 lanes per vector, two ymm
+// per word register, movemask for the mask bits.
 #include <immintrin.h>
 
 #include "core/cpu_features.hpp"
-#include "kernels/arch/kernel_prelude.hpp"
+#include "kernels/kernel_prelude.hpp"
 
 namespace simdrop::kernels::avx2 {
 
 using arch = xsimd::avx2;
-#include "kernels/kernel_types.inc"
+#include "kernels/generic/types.inc"
 
 struct ops {
   static constexpr bool has_streaming = true;
@@ -54,27 +54,30 @@ struct ops {
   }
   static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }  // no masked operands on AVX2
   static f32 fma(const f32& a, const f32& b, const f32& c) { return _mm256_fmadd_ps(a, b, c); }  // a * b + c, one rounding
-  // IEEE halves (F16C, checked at run time): exact widening, rounding to nearest even.
-  static bool has_halves() { return detail::host_cpu_features().f16c; }
+  // IEEE halves (F16C): exact widening, rounding to nearest even.
   static f32 load_halves(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static void store_halves(uint16_t* p, const f32& v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
   static void stream_store(float* p, const f32& v) { _mm256_stream_ps(p, v); }
+  // The apply loops of the composed entries (kernels/apply_loops.hpp).
+  static const detail::apply_loops& apply_loops() { return detail::avx2_apply_loops(); }
   static void stream_fence() { _mm_sfence(); }
 };
 
-#include "kernels/dropout_kernels.inc"
+#include "kernels/generic/kernels.inc"
 
-bool supported() { return detail::host_cpu_features().avx2_fma; }
+// F16C is part of the requirement: every AVX2 processor has it, and the half
+// kernels use it.
+bool supported() { return detail::host_cpu_features().avx2_fma && detail::host_cpu_features().f16c; }
 
 }  // namespace simdrop::kernels::avx2
 
 namespace simdrop::detail {
 
 const implementation& avx2_implementation() {
-  static const implementation table = kernels::avx2::make_table(
-      "avx2", "AVX2 + FMA: two ymm per word register, movemask for mask bits", kernels::avx2::supported);
+  static constexpr implementation table = kernels::avx2::make_table(
+      "avx2", "AVX2 + FMA + F16C: two ymm per word register, movemask for mask bits", kernels::avx2::supported);
   return table;
 }
 

@@ -4,12 +4,12 @@
 #include <immintrin.h>
 
 #include "core/cpu_features.hpp"
-#include "kernels/arch/kernel_prelude.hpp"
+#include "kernels/kernel_prelude.hpp"
 
 namespace simdrop::kernels::avx512 {
 
 using arch = xsimd::avx512bw;
-#include "kernels/kernel_types.inc"
+#include "kernels/generic/types.inc"
 
 struct ops {
   static constexpr bool has_streaming = true;
@@ -61,8 +61,7 @@ struct ops {
     return v;
   }
   static f32 fma(const f32& a, const f32& b, const f32& c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, one rounding
-  // IEEE halves (F16C, checked at run time): exact widening, rounding to nearest even.
-  static bool has_halves() { return detail::host_cpu_features().f16c; }
+  // IEEE halves (F16C, which every AVX-512 processor has): exact widening, rounding to nearest even.
   static f32 load_halves(const uint16_t* p) {
     __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     asm("" : "+v"(h));  // a plain load, as load_unfolded
@@ -72,19 +71,21 @@ struct ops {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
   static void stream_store(float* p, const f32& v) { _mm512_stream_ps(p, v); }
+  // The apply loops of the composed entries (kernels/apply_loops.hpp).
+  static const detail::apply_loops& apply_loops() { return detail::avx512_apply_loops(); }
   static void stream_fence() { _mm_sfence(); }
 };
 
-#include "kernels/dropout_kernels.inc"
+#include "kernels/generic/kernels.inc"
 
-bool supported() { return detail::host_cpu_features().avx512; }
+bool supported() { return detail::host_cpu_features().avx512 && detail::host_cpu_features().f16c; }
 
 }  // namespace simdrop::kernels::avx512
 
 namespace simdrop::detail {
 
 const implementation& avx512_implementation() {
-  static const implementation table = kernels::avx512::make_table(
+  static constexpr implementation table = kernels::avx512::make_table(
       "avx512", "AVX-512 F/CD/BW/DQ/VL + BMI2: one zmm per word register, k-mask selects",
       kernels::avx512::supported);
   return table;

@@ -3,12 +3,12 @@
 #include <arm_neon.h>
 
 #include "core/cpu_features.hpp"
-#include "kernels/arch/kernel_prelude.hpp"
+#include "kernels/kernel_prelude.hpp"
 
 namespace simdrop::kernels::neon {
 
 using arch = xsimd::neon64;
-#include "kernels/kernel_types.inc"
+#include "kernels/generic/types.inc"
 
 struct ops {
   static constexpr bool has_streaming = false;  // no non-temporal vector store used here
@@ -54,14 +54,15 @@ struct ops {
   static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }
   static f32 fma(const f32& a, const f32& b, const f32& c) { return vfmaq_f32(c, a, b); }  // a * b + c, one rounding
   // IEEE halves (AArch64 conversions, rounding per FPCR: to nearest even).
-  static bool has_halves() { return true; }
   static f32 load_halves(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static void store_halves(uint16_t* p, const f32& v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
   static void stream_store(float* p, const f32& v) { v.store_unaligned(p); }
+  // The apply loops of the composed entries (kernels/apply_loops.hpp).
+  static const detail::apply_loops& apply_loops() { return detail::portable_apply_loops(); }
   static void stream_fence() {}
 };
 
-#include "kernels/dropout_kernels.inc"
+#include "kernels/generic/kernels.inc"
 
 bool supported() { return detail::host_cpu_features().neon; }
 
@@ -70,7 +71,7 @@ bool supported() { return detail::host_cpu_features().neon; }
 namespace simdrop::detail {
 
 const implementation& neon_implementation() {
-  static const implementation table = kernels::neon::make_table(
+  static constexpr implementation table = kernels::neon::make_table(
       "neon", "AArch64 AdvSIMD: four q registers per word register", kernels::neon::supported);
   return table;
 }

@@ -1,5 +1,5 @@
 // What every per-ISA kernel file includes before opening its namespace: the
-// headers dropout_kernels.inc relies on (it includes nothing itself).
+// headers the generic kernels (generic/kernels.inc) rely on (it includes nothing itself).
 #pragma once
 
 #include <xsimd/xsimd.hpp>
@@ -13,6 +13,8 @@
 
 #include "core/implementation.hpp"
 #include "core/job.hpp"
+#include "kernels/apply_loops.hpp"
+#include "kernels/composed.hpp"
 #include "rng/philox.hpp"
 
 // The generator, compare and store of one word register must fuse into one

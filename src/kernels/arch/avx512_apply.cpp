@@ -1,4 +1,4 @@
-// Fast loops of the runtime-facing calls for AVX-512 machines (compiled with
+// The apply loops (kernels/apply_loops.hpp) for AVX-512 machines (compiled with
 // -mavx512f/cd/dq/bw/vl -mavx2 -mfma -mf16c): 16 lanes, opmask registers for
 // the keep bits and the tails.
 //  - f16: vcvtph2ps / vcvtps2ph (RNE, subnormals kept, NaN made quiet).
@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/convert_fast.hpp"
+#include "kernels/apply_loops.hpp"
 #include "core/cpu_features.hpp"
 
 namespace simdrop::detail {
@@ -149,23 +149,15 @@ void bias_dropout_add(const float* x, const float* bias, const float* residual, 
   });
 }
 
-convert_fast_paths make_table() {
-  convert_fast_paths t{};
-  const cpu_features& cpu = host_cpu_features();
-  if (!cpu.avx512) return t;
-  if (cpu.f16c) t.scale_f16 = scale_f16;
-  if (cpu.avx512_bf16) t.scale_bf16 = scale_bf16;  // else the avx2 table's integer loop
-  t.scale_f64 = scale_f64;
-  t.scale_f32 = scale_f32;
-  t.bias_dropout_add = bias_dropout_add;
-  return t;
-}
-
 }  // namespace
 
-const convert_fast_paths& avx512_convert_paths() {
-  static const convert_fast_paths table = make_table();
-  return table;
+// Every loop its own, but bf16 without AVX-512 BF16: then avx2's integer
+// rounding (the avx512 implementation requires AVX2 as well).
+const apply_loops& avx512_apply_loops() {
+  static const apply_loops loops{scale_f32, scale_f64,
+                                 host_cpu_features().avx512_bf16 ? scale_bf16 : avx2_apply_loops().scale_bf16,
+                                 scale_f16, bias_dropout_add};
+  return loops;
 }
 
 }  // namespace simdrop::detail

@@ -1,8 +1,8 @@
-// Fast loops of the runtime-facing calls for AVX2 machines (compiled with
+// The apply loops (kernels/apply_loops.hpp) for AVX2 machines (compiled with
 // -mavx2 -mfma -mf16c): f16 scaling with F16C's vcvtph2ps / vcvtps2ph, bf16
 // with the integer rounding of core/convert.hpp in 8 lanes, f64 scaling, and
 // the fused bias-dropout-add with vfmadd. All give exactly the bits of the
-// portable loops in src/api/extensions.cpp: F16C rounds to nearest even with
+// portable loops in src/scalar/apply_loops.cpp: F16C rounds to nearest even with
 // subnormals, makes NaN quiet keeping its payload (as core/convert.hpp does),
 // and an FMA instruction is fmaf.
 //
@@ -14,8 +14,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "core/convert_fast.hpp"
-#include "core/cpu_features.hpp"
+#include "kernels/apply_loops.hpp"
 
 namespace simdrop::detail {
 namespace {
@@ -153,24 +152,11 @@ void bias_dropout_add(const float* x, const float* bias, const float* residual, 
   }
 }
 
-convert_fast_paths make_table() {
-  convert_fast_paths t{};
-  const cpu_features& cpu = host_cpu_features();
-  if (cpu.f16c) t.scale_f16 = scale_f16;
-  if (cpu.avx2_fma) {
-    t.scale_bf16 = scale_bf16;
-    t.scale_f64 = scale_f64;
-    t.scale_f32 = scale_f32;
-    t.bias_dropout_add = bias_dropout_add;
-  }
-  return t;
-}
-
 }  // namespace
 
-const convert_fast_paths& avx2_convert_paths() {
-  static const convert_fast_paths table = make_table();
-  return table;
+const apply_loops& avx2_apply_loops() {
+  static const apply_loops loops{scale_f32, scale_f64, scale_bf16, scale_f16, bias_dropout_add};
+  return loops;
 }
 
 }  // namespace simdrop::detail

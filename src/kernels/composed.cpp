@@ -1,0 +1,212 @@
+// Entries composed from an implementation's decisions and apply loops (see
+// composed.hpp). Every result depends only on global indices: chunks end where
+// the global index reaches a multiple of the chunk size, so no cut changes a
+// bit.
+#include "kernels/composed.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/keep_bits.hpp"
+#include "rng/stream.hpp"
+
+namespace simdrop::detail {
+namespace {
+
+// Decisions computed per `mask` call: one xoshiro tile's worth (a multiple of
+// a Philox group), so that chunks that start on a tile boundary never
+// regenerate words.
+size_t decision_chunk(const job& j) { return rng::xoshiro_tile_words * (32 / j.threshold_bits); }
+constexpr size_t max_chunk = size_t(rng::xoshiro_tile_words) * 4;  // the narrowest threshold: 8 bits
+
+// Room for one chunk of bits plus the bytes the apply loops may read beyond.
+struct decision_bits {
+  alignas(64) uint8_t bytes[max_chunk / 8 + 8] = {};
+};
+
+// Calls f(c0, c1, bits) for consecutive chunks covering [begin, end) of the
+// call, where bits holds the decisions of elements c0 .. c1 - 1 (bit 0 =
+// element c0). Chunks end where the global index reaches a multiple of the
+// chunk size (rounded up so that every chunk starts a multiple of 8 elements
+// after `begin`, which keeps copies into a caller's mask whole bytes).
+template <class F>
+void for_each_decision_chunk(const decision_kernels& k, const job& j, size_t begin, size_t end, F&& f) {
+  const size_t chunk = decision_chunk(j);
+  decision_bits bits;
+  for (size_t c0 = begin; c0 < end;) {
+    const uint64_t g = j.offset + c0;  // c0 < end: no wrap
+    const size_t step = size_t((chunk - g % chunk + 7) / 8 * 8);  // in [8, chunk]
+    const size_t c1 = end - c0 <= step ? end : c0 + step;
+    job part = j;
+    part.offset = g;
+    k.mask(part, bits.bytes, 0, c1 - c0);  // c1 - c0 is the "call" end: unused bits are 0
+    f(c0, c1, static_cast<const uint8_t*>(bits.bytes));
+    c0 = c1;
+  }
+}
+
+// The same, copying each chunk's bits into the caller's mask when there is one
+// (begin a multiple of 8).
+template <class Apply>
+void apply_chunks(const decision_kernels& k, const job& j, size_t begin, size_t end, uint8_t* mask, Apply&& apply) {
+  for_each_decision_chunk(k, j, begin, end, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    if (mask) std::memcpy(mask + c0 / 8, bits, (c1 - c0 + 7) / 8);
+    apply(c0, c1, bits);
+  });
+}
+
+}  // namespace
+
+void forward_f64_chunked(const job& j, const decision_kernels& k, const double* x, double* y, uint8_t* mask,
+                         size_t begin, size_t end) {
+  const double s = j.scale64;
+  apply_chunks(k, j, begin, end, mask, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    k.loops->scale_f64(x + c0, y + c0, bits, c1 - c0, s);
+  });
+}
+
+void forward_bf16_chunked(const job& j, const decision_kernels& k, const uint16_t* x, uint16_t* y, uint8_t* mask,
+                          size_t begin, size_t end) {
+  apply_chunks(k, j, begin, end, mask, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    k.loops->scale_bf16(x + c0, y + c0, bits, c1 - c0, j.scale);
+  });
+}
+
+void forward_f16_chunked(const job& j, const decision_kernels& k, const uint16_t* x, uint16_t* y, uint8_t* mask,
+                         size_t begin, size_t end) {
+  apply_chunks(k, j, begin, end, mask, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    k.loops->scale_f16(x + c0, y + c0, bits, c1 - c0, j.scale);
+  });
+}
+
+void bias_dropout_add_f32_chunked(const job& j, const decision_kernels& k, const fused_view& v, size_t begin,
+                                  size_t end) {
+  const size_t cols = v.cols;
+  apply_chunks(k, j, begin, end, v.mask, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    // Cut the chunk at row ends so that the bias is contiguous in each piece.
+    for (size_t i = c0; i < c1;) {
+      const size_t c = i % cols, len = std::min(c1 - i, cols - c);
+      k.loops->bias_dropout_add(v.x + i, v.bias + c, v.residual + i, v.y + i, bits, i - c0, len, j.scale);
+      i += len;
+    }
+  });
+}
+
+namespace {
+
+// NCHW-like: element e belongs to decision e / spatial; parts are elements.
+void channels_first(const job& j, const decision_kernels& k, const channels_view& v, size_t e0, size_t e1) {
+  const float s = j.scale;
+  const size_t spatial = v.spatial;
+  const size_t d0 = e0 / spatial, d1 = (e1 - 1) / spatial + 1;
+  for_each_decision_chunk(k, j, d0, d1, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    for (size_t d = c0; d < c1; ++d) {
+      const size_t b = std::max(e0, d * spatial), e = std::min(e1, (d + 1) * spatial);
+      if (bit_at(bits, d - c0)) {
+        for (size_t i = b; i < e; ++i) v.y[i] = v.x[i] * s;
+      } else {
+        std::fill(v.y + b, v.y + e, 0.0f);
+      }
+    }
+  });
+}
+
+// NHWC-like: parts are rows; row n*spatial + s uses decisions n*channels ..
+// n*channels + channels - 1. Rows of a few channels are handled as a repeating
+// pattern over the contiguous run of rows of one sample; longer rows one by
+// one with the scale loop.
+void channels_last(const job& j, const decision_kernels& k, const channels_view& v, size_t r0, size_t r1) {
+  constexpr size_t pattern_max = 2048, short_row = 256;
+  const float s = j.scale;
+  const size_t channels = v.channels, spatial = v.spatial;
+  uint32_t keep[pattern_max];
+  for (size_t r = r0; r < r1;) {
+    const size_t sample = r / spatial, s0 = r % spatial;
+    const size_t s1 = std::min(spatial, s0 + (r1 - r));
+    const size_t first_decision = sample * channels;
+    if (channels < short_row) {
+      // The sample's decisions, repeated `copies` times: as many as this part
+      // of the sample has rows, up to the pattern's size.
+      for_each_decision_chunk(k, j, first_decision, first_decision + channels,
+                              [&](size_t c0, size_t c1, const uint8_t* bits) {
+                                expand_bits(bits, c1 - c0, keep + (c0 - first_decision));
+                              });
+      const size_t copies = std::min(pattern_max / channels, s1 - s0), period = copies * channels;
+      for (size_t c = 1; c < copies; ++c) std::copy(keep, keep + channels, keep + c * channels);
+      const size_t base = (sample * spatial + s0) * channels, count = (s1 - s0) * channels;
+      for (size_t b = 0; b < count; b += period) {
+        const size_t m = std::min(period, count - b);
+        const float* xb = v.x + base + b;
+        float* yb = v.y + base + b;
+        for (size_t i = 0; i < m; ++i) {
+          float product = xb[i] * s;
+          uint32_t u;
+          std::memcpy(&u, &product, sizeof u);
+          u &= keep[i];
+          std::memcpy(&yb[i], &u, sizeof u);
+        }
+      }
+    } else {
+      for_each_decision_chunk(k, j, first_decision, first_decision + channels,
+                              [&](size_t c0, size_t c1, const uint8_t* bits) {
+                                const size_t c = c0 - first_decision;
+                                for (size_t sp = s0; sp < s1; ++sp) {
+                                  const size_t at = (sample * spatial + sp) * channels + c;
+                                  k.loops->scale_f32(v.x + at, v.y + at, bits, 0, c1 - c0, s);
+                                }
+                              });
+    }
+    r += s1 - s0;
+  }
+}
+
+}  // namespace
+
+void forward_channels_f32_chunked(const job& j, const decision_kernels& k, const channels_view& v, size_t begin,
+                                  size_t end) {
+  if (begin >= end) return;
+  if (v.channels_last)
+    channels_last(j, k, v, begin, end);
+  else
+    channels_first(j, k, v, begin, end);
+}
+
+void forward_2d_f32_composed(const job& j, const decision_kernels& k, const view_2d_f32& v, const tile& t) {
+  const size_t cols = v.cols;
+  const bool packed_indices = v.index_ld == cols;
+  if (v.contiguous()) {  // exactly the 1-D call
+    k.forward_f32(j, v.x, v.y, v.mask, t.row_begin * cols + t.col_begin, (t.row_end - 1) * cols + t.col_end);
+    return;
+  }
+  const size_t chunk = decision_chunk(j);
+  if (packed_indices && cols <= chunk / 4 && t.row_end - t.row_begin > 1) {
+    // Short rows: one kernel call per row would regenerate a Philox group or
+    // replay a xoshiro tile for every row. Rows are consecutive in global
+    // index, so one `mask` call serves a block of them; the values follow
+    // with the apply loop. (A tile of several rows has all the columns; a
+    // one-row tile goes to forward_f32 below, as a 1-D call.)
+    const float s = j.scale;
+    decision_bits bits;
+    const size_t rows_per_block = chunk / cols;
+    for (size_t rb = t.row_begin; rb < t.row_end; rb += rows_per_block) {
+      const size_t re = std::min(t.row_end, rb + rows_per_block);
+      job block = j;
+      block.offset = j.offset + uint64_t(rb) * cols;
+      k.mask(block, bits.bytes, 0, (re - rb) * cols);
+      for (size_t r = rb; r < re; ++r) {
+        const size_t first_bit = (r - rb) * cols;
+        k.loops->scale_f32(v.x + r * v.ldx, v.y + r * v.ldy, bits.bytes, first_bit, cols, s);
+        if (v.mask) copy_bits(bits.bytes, first_bit, cols, v.mask + r * v.ldmask);
+      }
+    }
+    return;
+  }
+  for (size_t r = t.row_begin; r < t.row_end; ++r) {
+    job row = j;
+    row.offset = j.offset + uint64_t(r) * v.index_ld;
+    k.forward_f32(row, v.x + r * v.ldx, v.y + r * v.ldy, v.mask ? v.mask + r * v.ldmask : nullptr, t.col_begin,
+                  t.col_end);
+  }
+}
+
+}  // namespace simdrop::detail
