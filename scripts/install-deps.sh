@@ -8,6 +8,7 @@
 #   libbenchmark-dev               the benchmark suite (Google Benchmark)
 #   libomp-dev clang libclang-rt-14-dev   OpenMP for clang, sanitizer and libFuzzer runtimes
 #   g++-aarch64-linux-gnu qemu-user       aarch64 cross build, run under qemu-aarch64
+#   pkgconf                        the pkg-config consumer test
 #   valgrind                       a CPU without AVX-512 (first_use_without_avx512), instruction counts
 #   python3 python3-numpy python3-matplotlib python3-torch   the benchmark report and its PyTorch peer
 #
@@ -24,7 +25,7 @@ packages=(
   libbenchmark-dev
   libomp-dev clang libclang-rt-14-dev
   g++-aarch64-linux-gnu qemu-user
-  valgrind
+  valgrind pkgconf
   python3 python3-numpy python3-matplotlib python3-torch
 )
 

@@ -12,6 +12,10 @@
 #                    -DCTEST_COMMAND=<ctest> [-DEXPECTED_VERSION=<v>] [-DSHARED=ON|OFF]
 #       configures and builds the consumer, then runs its ctest (under the
 #       cross-compiling emulator when there is one).
+#   -DSTEP=pkg_config -DPREFIX=<install> -DSOURCE=<consumer.c> -DBINARY_DIR=<dir> -DC_COMPILER=<cc>
+#                    [-DEMULATOR=<command>]
+#       builds the C consumer with plain `cc consumer.c $(pkg-config --cflags
+#       --libs simdrop)` against the install, then runs it.
 #
 # SETTINGS is an initial-cache file (cmake -C) written by CMakeLists.txt with
 # the parent build's compilers, flags, toolchain file and emulator.
@@ -79,6 +83,23 @@ elseif(STEP STREQUAL "consumer")
     set(ctest_config -C ${CONFIG})
   endif()
   run("${CTEST_COMMAND}" --test-dir "${BINARY_DIR}" --output-on-failure --no-tests=error ${ctest_config})
+elseif(STEP STREQUAL "pkg_config")
+  file(GLOB_RECURSE pc_files "${PREFIX}/*/simdrop.pc")
+  list(LENGTH pc_files found)
+  if(NOT found EQUAL 1)
+    message(FATAL_ERROR "expected one simdrop.pc under ${PREFIX}, found: ${pc_files}")
+  endif()
+  get_filename_component(pc_dir "${pc_files}" DIRECTORY)
+  file(REMOVE_RECURSE "${BINARY_DIR}")
+  file(MAKE_DIRECTORY "${BINARY_DIR}")
+  set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+  set(program "${BINARY_DIR}/consumer")
+  # The very command a user types (the shell expands pkg-config's output).
+  run(sh -c "\"${C_COMPILER}\" -std=c99 \"${SOURCE}\" $(pkg-config --cflags --libs simdrop) -o \"${program}\"")
+  get_filename_component(libdir "${pc_dir}" DIRECTORY)
+  set(ENV{LD_LIBRARY_PATH} "${libdir}")  # a shared simdrop
+  separate_arguments(emulator UNIX_COMMAND "${EMULATOR}")
+  run(${emulator} "${program}")
 else()
   message(FATAL_ERROR "run-consumer.cmake: unknown STEP '${STEP}'")
 endif()
