@@ -72,6 +72,16 @@ enum call_kind : uint8_t {
   forward_f16,
   forward_f16_mask,
   backward_f16,
+  view_f32,
+  view_f32_mask,
+  backward_view_f32,
+  view_f64,
+  view_f64_mask,
+  view_bf16_mask,
+  view_f16,
+  view_f16_mask,
+  backward_view_f16,
+  mask_view,
   call_kind_count
 };
 
@@ -84,12 +94,16 @@ const char* const call_names[] = {
     "simdrop_bias_dropout_add_f32 (mask)", "simdrop_forward_f64", "simdrop_forward_f64 (mask)",
     "simdrop_backward_f64",         "simdrop_forward_bf16",                "simdrop_forward_bf16 (mask)",
     "simdrop_backward_bf16",        "simdrop_forward_f16",                 "simdrop_forward_f16 (mask)",
-    "simdrop_backward_f16"};
+    "simdrop_backward_f16",         "simdrop_forward_view_f32",            "simdrop_forward_view_f32 (mask)",
+    "simdrop_backward_view_f32",    "simdrop_forward_view_f64",            "simdrop_forward_view_f64 (mask)",
+    "simdrop_forward_view_bf16 (mask)", "simdrop_forward_view_f16",        "simdrop_forward_view_f16 (mask)",
+    "simdrop_backward_view_f16",    "simdrop_mask_view"};
 static_assert(sizeof call_names / sizeof call_names[0] == call_kind_count, "a name per call");
 
 // One call: its kind, parameters and shape. 1-D calls use cols as n; 2-D and
 // fused calls rows x cols (ld for the 2-D data); channel calls batch = rows,
-// channels = cols and spatial.
+// channels = cols and spatial; view calls rows x cols with the index row
+// stride in `spatial`.
 struct call_case {
   call_kind kind;
   uint8_t generator_width;  // index into all_generator_widths
@@ -105,6 +119,9 @@ uint64_t decisions_of(const call_case& c) {
     case channels_first: case channels_first_mask: case channels_last: case channels_last_mask:
     case forward_2d: case forward_2d_mask: case backward_2d: case bias_dropout_add: case bias_dropout_add_mask:
       return uint64_t(c.rows) * c.cols;
+    case view_f32: case view_f32_mask: case backward_view_f32: case view_f64: case view_f64_mask:
+    case view_bf16_mask: case view_f16: case view_f16_mask: case backward_view_f16: case mask_view:
+      return uint64_t(c.rows - 1) * c.spatial + c.cols;  // the span of global indices
     default: return c.cols;
   }
 }
@@ -114,6 +131,9 @@ uint64_t elements_of(const call_case& c) {
   switch (c.kind) {
     case channels_first: case channels_first_mask: case channels_last: case channels_last_mask:
       return uint64_t(c.rows) * c.cols * c.spatial;
+    case view_f32: case view_f32_mask: case backward_view_f32: case view_f64: case view_f64_mask:
+    case view_bf16_mask: case view_f16: case view_f16_mask: case backward_view_f16: case mask_view:
+      return uint64_t(c.rows) * c.cols;
     default: return decisions_of(c);
   }
 }
@@ -125,7 +145,7 @@ uint64_t elements_of(const call_case& c) {
 // oversubscribed on a small machine, costs far more than such a call.
 bool runs_threaded(const call_case& c) {
   static const uint32_t sizes[] = {16, 17, 24, 31, 32, 33, 40, 47, 48, 63, 64, 65, 70};
-  const uint32_t n = c.cols * (c.kind == fill_u32 || c.rows == 1 ? 1 : 0) + (c.rows > 1 ? c.rows * c.cols : 0);
+  const uint32_t n = uint32_t(elements_of(c));
   return elements_of(c) >= 16 && std::find(std::begin(sizes), std::end(sizes), n) != std::end(sizes) &&
          all_generator_widths[c.generator_width].generator == (c.cols + c.rows) % 2;
 }
@@ -164,6 +184,16 @@ std::vector<buffer_spec> buffers_of(const call_case& c) {
       return {{2 * n, false, 1}, {2 * n, true, 1}};
     case forward_bf16_mask: case forward_f16_mask:
       return {{2 * n, false, 1}, {2 * n, true, 1}, {mask_bytes(n), true, 1}};
+    case view_f32: case backward_view_f32: return {{4 * span, false, 0}, {4 * span, true, 0}};
+    case view_f32_mask:
+      return {{4 * span, false, 0}, {4 * span, true, 0}, {(size_t(c.rows) - 1) * mask_ld + mask_bytes(c.cols), true, 1}};
+    case view_f64: return {{8 * span, false, 1}, {8 * span, true, 1}};
+    case view_f64_mask:
+      return {{8 * span, false, 1}, {8 * span, true, 1}, {(size_t(c.rows) - 1) * mask_ld + mask_bytes(c.cols), true, 1}};
+    case view_f16: case backward_view_f16: return {{2 * span, false, 1}, {2 * span, true, 1}};
+    case view_bf16_mask: case view_f16_mask:
+      return {{2 * span, false, 1}, {2 * span, true, 1}, {(size_t(c.rows) - 1) * mask_ld + mask_bytes(c.cols), true, 1}};
+    case mask_view: return {{(size_t(c.rows) - 1) * mask_ld + mask_bytes(c.cols), true, 1}};
     default: return {};
   }
 }
@@ -205,6 +235,20 @@ int invoke(const call_case& c, uint8_t* const* b) {
     case forward_f16: return simdrop_forward_f16(h(0), h(1), n, &p, nullptr);
     case forward_f16_mask: return simdrop_forward_f16(h(0), h(1), n, &p, b[2]);
     case backward_f16: return simdrop_backward_f16(h(0), h(1), n, &p);
+    case view_f32: return simdrop_forward_view_f32(f(0), c.ld, f(1), c.ld, c.rows, c.cols, c.spatial, &p, nullptr, 0);
+    case view_f32_mask:
+      return simdrop_forward_view_f32(f(0), c.ld, f(1), c.ld, c.rows, c.cols, c.spatial, &p, b[2], mask_bytes(c.cols) + 1);
+    case backward_view_f32: return simdrop_backward_view_f32(f(0), c.ld, f(1), c.ld, c.rows, c.cols, c.spatial, &p);
+    case view_f64: return simdrop_forward_view_f64(d(0), c.ld, d(1), c.ld, c.rows, c.cols, c.spatial, &p, nullptr, 0);
+    case view_f64_mask:
+      return simdrop_forward_view_f64(d(0), c.ld, d(1), c.ld, c.rows, c.cols, c.spatial, &p, b[2], mask_bytes(c.cols) + 1);
+    case view_bf16_mask:
+      return simdrop_forward_view_bf16(h(0), c.ld, h(1), c.ld, c.rows, c.cols, c.spatial, &p, b[2], mask_bytes(c.cols) + 1);
+    case view_f16: return simdrop_forward_view_f16(h(0), c.ld, h(1), c.ld, c.rows, c.cols, c.spatial, &p, nullptr, 0);
+    case view_f16_mask:
+      return simdrop_forward_view_f16(h(0), c.ld, h(1), c.ld, c.rows, c.cols, c.spatial, &p, b[2], mask_bytes(c.cols) + 1);
+    case backward_view_f16: return simdrop_backward_view_f16(h(0), c.ld, h(1), c.ld, c.rows, c.cols, c.spatial, &p);
+    case mask_view: return simdrop_mask_view(b[0], mask_bytes(c.cols) + 1, c.rows, c.cols, c.spatial, &p);
     default: return -1;
   }
 }
@@ -259,6 +303,12 @@ std::vector<call_case> make_cases(bool reduced) {
             add(k, 1, n, n, spatial);
             add(k, n, 1, 1, spatial);
           }
+        // Views: two rows whose indices are 5 apart beyond the row, and a column.
+        for (call_kind k : {view_f32, view_f32_mask, backward_view_f32, view_f64, view_f64_mask, view_bf16_mask,
+                            view_f16, view_f16_mask, backward_view_f16, mask_view}) {
+          add(k, 2, n, n + 3, n + 5);
+          add(k, n, 1, 2, 7);
+        }
         for (call_kind k : {bias_dropout_add, bias_dropout_add_mask}) {
           add(k, 1, n, n, 1);
           add(k, n, 1, 1, 1);

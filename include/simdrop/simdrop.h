@@ -137,6 +137,43 @@ SIMDROP_API int simdrop_forward_2d_f32(const float* x, size_t ldx, float* y, siz
                                        size_t ldmask /* bit c%8 of byte r*ldmask + c/8 */);
 SIMDROP_API int simdrop_backward_2d_f32(const float* dy, size_t lddy, float* dx, size_t lddx, size_t rows,
                                         size_t cols, const simdrop_params* p);
+/* Views with their own index row stride, for a shard of a larger tensor:
+ * element (r, c) of the view has global index offset + r*index_ld + c, with
+ * index_ld >= cols (index_ld == cols numbers as the 2-D calls above). A shard
+ * holding columns c0 .. c0 + cols - 1 of a rows x global_cols tensor passes
+ * index_ld = global_cols and offset = base + c0 (see docs/distributed.md), and
+ * gets exactly its part of the single-process decisions. Data rows are ldx /
+ * ldy elements apart (>= cols), mask rows ldmask bytes apart
+ * (>= ceil(cols / 8), bit c % 8 of byte r*ldmask + c/8; mask may be NULL).
+ * Kept: y = x * s for f32, x * (double)(2^bits / T) for f64, the rounded
+ * (float)x * s for bf16 and f16, as in the 1-D calls. Errors as the 2-D calls:
+ * SIMDROP_ERR_LEADING_DIM when a leading dimension (index_ld included) is
+ * smaller than its row, SIMDROP_ERR_INDEX_OVERFLOW when
+ * offset + (rows-1)*index_ld + cols exceeds 2^64 (or a size overflows). The
+ * backward forms regenerate the forward decisions; simdrop_mask_view writes
+ * the mask alone. */
+SIMDROP_API int simdrop_forward_view_f32(const float* x, size_t ldx, float* y, size_t ldy, size_t rows, size_t cols,
+                                         uint64_t index_ld, const simdrop_params* p, uint8_t* mask, size_t ldmask);
+SIMDROP_API int simdrop_backward_view_f32(const float* dy, size_t lddy, float* dx, size_t lddx, size_t rows,
+                                          size_t cols, uint64_t index_ld, const simdrop_params* p);
+SIMDROP_API int simdrop_forward_view_f64(const double* x, size_t ldx, double* y, size_t ldy, size_t rows,
+                                         size_t cols, uint64_t index_ld, const simdrop_params* p, uint8_t* mask,
+                                         size_t ldmask);
+SIMDROP_API int simdrop_backward_view_f64(const double* dy, size_t lddy, double* dx, size_t lddx, size_t rows,
+                                          size_t cols, uint64_t index_ld, const simdrop_params* p);
+SIMDROP_API int simdrop_forward_view_bf16(const uint16_t* x, size_t ldx, uint16_t* y, size_t ldy, size_t rows,
+                                          size_t cols, uint64_t index_ld, const simdrop_params* p, uint8_t* mask,
+                                          size_t ldmask);
+SIMDROP_API int simdrop_backward_view_bf16(const uint16_t* dy, size_t lddy, uint16_t* dx, size_t lddx, size_t rows,
+                                           size_t cols, uint64_t index_ld, const simdrop_params* p);
+SIMDROP_API int simdrop_forward_view_f16(const uint16_t* x, size_t ldx, uint16_t* y, size_t ldy, size_t rows,
+                                         size_t cols, uint64_t index_ld, const simdrop_params* p, uint8_t* mask,
+                                         size_t ldmask);
+SIMDROP_API int simdrop_backward_view_f16(const uint16_t* dy, size_t lddy, uint16_t* dx, size_t lddx, size_t rows,
+                                          size_t cols, uint64_t index_ld, const simdrop_params* p);
+SIMDROP_API int simdrop_mask_view(uint8_t* mask, size_t ldmask, size_t rows, size_t cols, uint64_t index_ld,
+                                  const simdrop_params* p);
+
 /* Channel (spatial) dropout: one decision per (n, c) at global index offset + n*channels + c,
  * applied to all `spatial` positions; layout NCHW-like (channels_last = 0) or NHWC-like
  * (channels_last = 1). mask: bit n*channels + c. */

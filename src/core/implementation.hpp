@@ -29,16 +29,18 @@ namespace simdrop::detail {
 
 // A 2-D view of `rows` rows of `cols` elements: element (r, c) is x[r * ldx + c]
 // (y and the mask's bit c of byte r * ldmask + c / 8 likewise) and has global
-// index job.offset + r * index_ld + c. mask may be null.
-struct view_2d_f32 {
-  const float* x;
+// index job.offset + r * index_ld + c. mask may be null; x and y are null in a
+// view of the mask alone.
+template <class T>
+struct view_2d {
+  const T* x;
   size_t ldx;
-  float* y;
+  T* y;
   size_t ldy;
   uint8_t* mask;
   size_t ldmask;
   size_t rows, cols;
-  uint64_t index_ld;  // >= cols; cols for the numbering of simdrop_forward_2d_f32
+  uint64_t index_ld;  // >= cols (cols: the numbering of simdrop_forward_2d_f32)
 
   // Rows, mask rows and global indices all packed: the view is a 1-D call.
   bool contiguous() const {
@@ -99,8 +101,13 @@ struct implementation {
   // words[i] = W[offset + i]: the range is in words, and any cut is allowed.
   void (*fill_u32)(const job&, uint32_t* words, size_t begin, size_t end);
 
-  // ---- 2-D views: one tile of the view ----
-  void (*forward_2d_f32)(const job&, const view_2d_f32&, const tile&);
+  // ---- 2-D views: one tile of the view (bf16 and f16 share the view type) ----
+  void (*forward_view_f32)(const job&, const view_2d<float>&, const tile&);
+  void (*forward_view_f64)(const job&, const view_2d<double>&, const tile&);
+  void (*forward_view_bf16)(const job&, const view_2d<uint16_t>&, const tile&);
+  void (*forward_view_f16)(const job&, const view_2d<uint16_t>&, const tile&);
+  // The mask alone (x and y null).
+  void (*mask_view)(const job&, const view_2d<float>&, const tile&);
 
   // ---- Channel dropout: parts [begin, end) of view.parts(), data only (the
   // mask of the decisions is the `mask` entry's) ----

@@ -82,6 +82,15 @@ int validate_elementwise(const elementwise_args& a, bool* work) {
   return SIMDROP_OK;
 }
 
+// The global indices of a view's elements, offset .. offset + (rows - 1) *
+// index_ld + cols - 1, must all exist (rows, cols > 0).
+static int check_view_indices(uint64_t offset, size_t rows, size_t cols, uint64_t index_ld) {
+  uint64_t last_row_index = 0;
+  if (int s = checked_index_mul(uint64_t(rows - 1), index_ld, &last_row_index)) return s;
+  if (cols > UINT64_MAX - last_row_index) return SIMDROP_ERR_INDEX_OVERFLOW;
+  return check_index_range(offset, last_row_index + cols);
+}
+
 int validate_view(const view_args& a, bool* work) {
   *work = false;
   if (int s = check_params(a.p)) return s;
@@ -91,13 +100,9 @@ int validate_view(const view_args& a, bool* work) {
   const size_t mask_row_bytes = mask_bytes(a.cols);
   if (a.mask && a.ldmask < mask_row_bytes) return SIMDROP_ERR_LEADING_DIM;
   if (empty) return SIMDROP_OK;
-  // Global indices offset .. offset + (rows - 1) * index_ld + cols - 1.
   size_t n = 0;
-  uint64_t last_row_index = 0;
   if (int s = checked_mul(a.rows, a.cols, &n)) return s;
-  if (int s = checked_index_mul(uint64_t(a.rows - 1), a.index_ld, &last_row_index)) return s;
-  if (a.cols > UINT64_MAX - last_row_index) return SIMDROP_ERR_INDEX_OVERFLOW;
-  if (int s = check_index_range(a.p->offset, last_row_index + a.cols)) return s;
+  if (int s = check_view_indices(a.p->offset, a.rows, a.cols, a.index_ld)) return s;
   size_t in_bytes = 0, out_bytes = 0, mask_span = 0;
   if (int s = view_bytes(a.rows, a.cols, a.ld_in, a.element_bytes, &in_bytes)) return s;
   if (int s = view_bytes(a.rows, a.cols, a.ld_out, a.element_bytes, &out_bytes)) return s;
@@ -109,6 +114,22 @@ int validate_view(const view_args& a, bool* work) {
   if (!same_view && byte_ranges_overlap(a.in, in_bytes, a.out, out_bytes)) return SIMDROP_ERR_OVERLAP;
   if (byte_ranges_overlap(a.mask, mask_span, a.in, in_bytes) || byte_ranges_overlap(a.mask, mask_span, a.out, out_bytes))
     return SIMDROP_ERR_OVERLAP;
+  *work = true;
+  return SIMDROP_OK;
+}
+
+int validate_mask_view(const simdrop_params* p, const uint8_t* mask, size_t ldmask, size_t rows, size_t cols,
+                       uint64_t index_ld, bool* work) {
+  *work = false;
+  if (int s = check_params(p)) return s;
+  const bool empty = rows == 0 || cols == 0;
+  if (!empty && !mask) return SIMDROP_ERR_NULL_POINTER;
+  if (ldmask < mask_bytes(cols) || index_ld < cols) return SIMDROP_ERR_LEADING_DIM;
+  if (empty) return SIMDROP_OK;
+  size_t n = 0, span = 0;
+  if (int s = checked_mul(rows, cols, &n)) return s;
+  if (int s = check_view_indices(p->offset, rows, cols, index_ld)) return s;
+  if (int s = view_bytes(rows, mask_bytes(cols), ldmask, 1, &span)) return s;
   *work = true;
   return SIMDROP_OK;
 }

@@ -14,16 +14,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "rng/stream.hpp"
 #include "simdrop/simdrop.h"
 
 namespace simdrop::detail {
 
+using rng::mask_bytes;
+
 // NULL params, keep_prob, threshold_bits, generator.
 int check_params(const simdrop_params* p);
-
-// Bytes of a mask of n decisions: ceil(n / 8), written so that it cannot wrap
-// for any n (n + 7 would, for n > SIZE_MAX - 7).
-inline size_t mask_bytes(size_t n) { return n / 8 + (n % 8 != 0); }
 
 // The element-wise calls on n elements of `element_bytes` each: x read, y
 // written (x == y in place), mask written (mask_written) or read, may be NULL
@@ -55,6 +54,10 @@ struct view_args {
   uint64_t index_ld;
 };
 int validate_view(const view_args& a, bool* work);
+
+// The mask of a 2-D view alone: rows of ceil(cols / 8) bytes, ldmask apart.
+int validate_mask_view(const simdrop_params* p, const uint8_t* mask, size_t ldmask, size_t rows, size_t cols,
+                       uint64_t index_ld, bool* work);
 
 // Channel dropout: batch x channels decisions, spatial elements each;
 // channels_last must be 0 or 1.

@@ -171,42 +171,100 @@ void forward_channels_f32_chunked(const job& j, const decision_kernels& k, const
     channels_first(j, k, v, begin, end);
 }
 
-void forward_2d_f32_composed(const job& j, const decision_kernels& k, const view_2d_f32& v, const tile& t) {
+namespace {
+
+template <class T>
+T* row_of(T* p, size_t r, size_t ld) {
+  return p ? p + r * ld : nullptr;
+}
+
+// The composed view (see composed.hpp). forward(job, x, y, mask, c0, c1) is the
+// 1-D entry on one row (or on a contiguous view's range); apply(r, bits,
+// first_bit) applies row r's cols decisions, which start at bit first_bit of
+// bits, and writes its mask row.
+template <class T, class Forward, class Apply>
+void view_composed(const job& j, const decision_kernels& k, const view_2d<T>& v, const tile& t, Forward&& forward,
+                   Apply&& apply) {
   const size_t cols = v.cols;
-  const bool packed_indices = v.index_ld == cols;
   if (v.contiguous()) {  // exactly the 1-D call
-    k.forward_f32(j, v.x, v.y, v.mask, t.row_begin * cols + t.col_begin, (t.row_end - 1) * cols + t.col_end);
+    forward(j, v.x, v.y, v.mask, t.row_begin * cols + t.col_begin, (t.row_end - 1) * cols + t.col_end);
     return;
   }
+  // Short rows: one kernel call per row would regenerate a Philox group or
+  // replay a xoshiro tile for every row; one `mask` call serves a block of
+  // rows instead, gaps between their indices included. (A tile of several
+  // rows has all the columns; a one-row tile goes row by row, below.)
   const size_t chunk = decision_chunk(j);
-  if (packed_indices && cols <= chunk / 4 && t.row_end - t.row_begin > 1) {
-    // Short rows: one kernel call per row would regenerate a Philox group or
-    // replay a xoshiro tile for every row. Rows are consecutive in global
-    // index, so one `mask` call serves a block of them; the values follow
-    // with the apply loop. (A tile of several rows has all the columns; a
-    // one-row tile goes to forward_f32 below, as a 1-D call.)
-    const float s = j.scale;
+  const size_t rows_per_block =
+      cols <= chunk / 4 && v.index_ld <= chunk / 2 ? size_t((chunk - cols) / v.index_ld) + 1 : 1;
+  if (t.row_end - t.row_begin > 1 && rows_per_block > 1) {
     decision_bits bits;
-    const size_t rows_per_block = chunk / cols;
     for (size_t rb = t.row_begin; rb < t.row_end; rb += rows_per_block) {
       const size_t re = std::min(t.row_end, rb + rows_per_block);
       job block = j;
-      block.offset = j.offset + uint64_t(rb) * cols;
-      k.mask(block, bits.bytes, 0, (re - rb) * cols);
-      for (size_t r = rb; r < re; ++r) {
-        const size_t first_bit = (r - rb) * cols;
-        k.loops->scale_f32(v.x + r * v.ldx, v.y + r * v.ldy, bits.bytes, first_bit, cols, s);
-        if (v.mask) copy_bits(bits.bytes, first_bit, cols, v.mask + r * v.ldmask);
-      }
+      block.offset = j.offset + uint64_t(rb) * v.index_ld;
+      k.mask(block, bits.bytes, 0, size_t((re - rb - 1) * v.index_ld) + cols);
+      for (size_t r = rb; r < re; ++r) apply(r, static_cast<const uint8_t*>(bits.bytes), size_t((r - rb) * v.index_ld));
     }
     return;
   }
   for (size_t r = t.row_begin; r < t.row_end; ++r) {
     job row = j;
     row.offset = j.offset + uint64_t(r) * v.index_ld;
-    k.forward_f32(row, v.x + r * v.ldx, v.y + r * v.ldy, v.mask ? v.mask + r * v.ldmask : nullptr, t.col_begin,
-                  t.col_end);
+    forward(row, row_of(v.x, r, v.ldx), row_of(v.y, r, v.ldy), row_of(v.mask, r, v.ldmask), t.col_begin,
+            t.col_end);
   }
+}
+
+// A view of element type T whose apply loop reads keep bits from bit 0:
+// each row's bits are first moved there.
+template <class T, class Scale>
+void view_from_bit0(const job& j, const decision_kernels& k, const view_2d<T>& v, const tile& t,
+                    void (*forward)(const job&, const T*, T*, uint8_t*, size_t, size_t), Scale&& scale) {
+  view_composed(j, k, v, t, forward, [&](size_t r, const uint8_t* bits, size_t first_bit) {
+    decision_bits row_bits;
+    copy_bits(bits, first_bit, v.cols, row_bits.bytes);
+    scale(v.x + r * v.ldx, v.y + r * v.ldy, row_bits.bytes, v.cols);
+    if (v.mask) std::memcpy(v.mask + r * v.ldmask, row_bits.bytes, rng::mask_bytes(v.cols));
+  });
+}
+
+}  // namespace
+
+void forward_view_f32_composed(const job& j, const decision_kernels& k, const view_2d<float>& v, const tile& t) {
+  view_composed(j, k, v, t, k.forward_f32, [&](size_t r, const uint8_t* bits, size_t first_bit) {
+    k.loops->scale_f32(v.x + r * v.ldx, v.y + r * v.ldy, bits, first_bit, v.cols, j.scale);
+    if (v.mask) copy_bits(bits, first_bit, v.cols, v.mask + r * v.ldmask);
+  });
+}
+
+void forward_view_f64_composed(const job& j, const decision_kernels& k, const view_2d<double>& v, const tile& t) {
+  view_from_bit0(j, k, v, t, k.forward_f64, [&](const double* x, double* y, const uint8_t* bits, size_t n) {
+    k.loops->scale_f64(x, y, bits, n, j.scale64);
+  });
+}
+
+void forward_view_bf16_composed(const job& j, const decision_kernels& k, const view_2d<uint16_t>& v,
+                                const tile& t) {
+  view_from_bit0(j, k, v, t, k.forward_bf16, [&](const uint16_t* x, uint16_t* y, const uint8_t* bits, size_t n) {
+    k.loops->scale_bf16(x, y, bits, n, j.scale);
+  });
+}
+
+void forward_view_f16_composed(const job& j, const decision_kernels& k, const view_2d<uint16_t>& v,
+                               const tile& t) {
+  view_from_bit0(j, k, v, t, k.forward_f16, [&](const uint16_t* x, uint16_t* y, const uint8_t* bits, size_t n) {
+    k.loops->scale_f16(x, y, bits, n, j.scale);
+  });
+}
+
+void mask_view_composed(const job& j, const decision_kernels& k, const view_2d<float>& v, const tile& t) {
+  auto mask_rows = [&](const job& row, const float*, float*, uint8_t* mask, size_t c0, size_t c1) {
+    k.mask(row, mask, c0, c1);
+  };
+  view_composed(j, k, v, t, mask_rows, [&](size_t r, const uint8_t* bits, size_t first_bit) {
+    copy_bits(bits, first_bit, v.cols, v.mask + r * v.ldmask);
+  });
 }
 
 }  // namespace simdrop::detail

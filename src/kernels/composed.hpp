@@ -16,8 +16,11 @@ namespace simdrop::detail {
 
 // What the composed entries take from an implementation.
 struct decision_kernels {
-  // Its forward_f32 and mask entries (any range).
+  // Its element-wise and mask entries (any range).
   void (*forward_f32)(const job&, const float* x, float* y, uint8_t* mask, size_t begin, size_t end);
+  void (*forward_f64)(const job&, const double* x, double* y, uint8_t* mask, size_t begin, size_t end);
+  void (*forward_bf16)(const job&, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end);
+  void (*forward_f16)(const job&, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end);
   void (*mask)(const job&, uint8_t* mask, size_t begin, size_t end);
   const apply_loops* loops;
 };
@@ -33,8 +36,13 @@ void forward_channels_f32_chunked(const job&, const decision_kernels&, const cha
                                   size_t end);
 
 // A tile of a 2-D view: a contiguous view (rows, mask rows and indices all
-// packed) as one 1-D range; short rows of consecutive indices a block of rows
-// per decision chunk; other views row by row through forward_f32.
-void forward_2d_f32_composed(const job&, const decision_kernels&, const view_2d_f32&, const tile&);
+// packed) as one 1-D range; short rows a block of rows per decision chunk (one
+// mask call over the block's indices, gaps between rows included, then the
+// apply loop row by row); other views row by row through the 1-D entry.
+void forward_view_f32_composed(const job&, const decision_kernels&, const view_2d<float>&, const tile&);
+void forward_view_f64_composed(const job&, const decision_kernels&, const view_2d<double>&, const tile&);
+void forward_view_bf16_composed(const job&, const decision_kernels&, const view_2d<uint16_t>&, const tile&);
+void forward_view_f16_composed(const job&, const decision_kernels&, const view_2d<uint16_t>&, const tile&);
+void mask_view_composed(const job&, const decision_kernels&, const view_2d<float>&, const tile&);
 
 }  // namespace simdrop::detail

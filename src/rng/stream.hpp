@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace simdrop::rng {
@@ -36,6 +37,11 @@ inline constexpr uint64_t xoshiro_seed_counter(uint64_t tile, uint32_t lane) {
 inline constexpr unsigned elements_per_register(uint32_t threshold_bits) {
   return threshold_bits == 16 ? 32u : 16u;
 }
+
+// Bytes of a mask of n decisions (bit i % 8 of byte i / 8 is decision i):
+// ceil(n / 8), written so that it cannot wrap for any n (n + 7 would, for
+// n > SIZE_MAX - 7).
+inline constexpr size_t mask_bytes(size_t n) { return n / 8 + (n % 8 != 0); }
 
 // T = floor(keep_prob * 2^bits + 0.5), computed in double; in [0, 2^bits].
 inline uint64_t threshold(float keep_prob, uint32_t threshold_bits) {

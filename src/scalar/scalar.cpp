@@ -93,7 +93,13 @@ void fill_u32(const job& j, uint32_t* words, size_t begin, size_t end) {
 
 // The calls the scalar implementation has no loop of its own for are composed
 // from its decisions and the portable apply loops (kernels/composed.hpp).
-detail::decision_kernels composed_kernels() { return {forward_f32, mask_only, &detail::portable_apply_loops()}; }
+void forward_f64(const job& j, const double* x, double* y, uint8_t* mask, size_t begin, size_t end);
+void forward_bf16(const job& j, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end);
+void forward_f16(const job& j, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end);
+
+detail::decision_kernels composed_kernels() {
+  return {forward_f32, forward_f64, forward_bf16, forward_f16, mask_only, &detail::portable_apply_loops()};
+}
 
 void forward_f64(const job& j, const double* x, double* y, uint8_t* mask, size_t begin, size_t end) {
   detail::forward_f64_chunked(j, composed_kernels(), x, y, mask, begin, end);
@@ -104,8 +110,20 @@ void forward_bf16(const job& j, const uint16_t* x, uint16_t* y, uint8_t* mask, s
 void forward_f16(const job& j, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end) {
   detail::forward_f16_chunked(j, composed_kernels(), x, y, mask, begin, end);
 }
-void forward_2d_f32(const job& j, const detail::view_2d_f32& v, const detail::tile& t) {
-  detail::forward_2d_f32_composed(j, composed_kernels(), v, t);
+void forward_view_f32(const job& j, const detail::view_2d<float>& v, const detail::tile& t) {
+  detail::forward_view_f32_composed(j, composed_kernels(), v, t);
+}
+void forward_view_f64(const job& j, const detail::view_2d<double>& v, const detail::tile& t) {
+  detail::forward_view_f64_composed(j, composed_kernels(), v, t);
+}
+void forward_view_bf16(const job& j, const detail::view_2d<uint16_t>& v, const detail::tile& t) {
+  detail::forward_view_bf16_composed(j, composed_kernels(), v, t);
+}
+void forward_view_f16(const job& j, const detail::view_2d<uint16_t>& v, const detail::tile& t) {
+  detail::forward_view_f16_composed(j, composed_kernels(), v, t);
+}
+void mask_view(const job& j, const detail::view_2d<float>& v, const detail::tile& t) {
+  detail::mask_view_composed(j, composed_kernels(), v, t);
 }
 void forward_channels_f32(const job& j, const detail::channels_view& v, size_t begin, size_t end) {
   detail::forward_channels_f32_chunked(j, composed_kernels(), v, begin, end);
@@ -132,7 +150,11 @@ const implementation& scalar_implementation() {
                                     scalar::mask_only,
                                     scalar::backward_mask_f32,
                                     scalar::fill_u32,
-                                    scalar::forward_2d_f32,
+                                    scalar::forward_view_f32,
+                                    scalar::forward_view_f64,
+                                    scalar::forward_view_bf16,
+                                    scalar::forward_view_f16,
+                                    scalar::mask_view,
                                     scalar::forward_channels_f32,
                                     scalar::bias_dropout_add_f32};
   return table;

@@ -360,8 +360,17 @@ enum op_id : uint8_t {
   op_backward_bf16,
   op_forward_f16,
   op_backward_f16,
-  op_count
+  op_count,  // the operation byte's modulus below 240 (the corpus was made with it)
+  // Operation bytes from 240 up (issue 12): views with their own index row
+  // stride, of any element type, and the mask of a view alone.
+  op_forward_view = op_count,
+  op_backward_view,
+  op_mask_view,
+  op_view_count = 3
 };
+
+bool is_view_op(int op) { return op >= op_forward_view; }
+bool is_2d_op(int op) { return op == op_forward_2d || op == op_backward_2d || is_view_op(op); }
 
 // One buffer of a call. Element-typed buffers keep their natural alignment unless
 // the layout makes them overlap another one (then an error is expected and
@@ -394,6 +403,9 @@ struct call_spec {
   size_t ld[3] = {0, 0, 0};        // 2-D leading dims: x/dy, y/dx, mask (bytes)
   size_t batch = 0, channels = 0, spatial = 0;
   int channels_last = 0;
+  uint64_t index_ld = 0;           // views: global index row stride
+  size_t elem = 4;                 // views: element bytes (4 f32, 8 f64, 2 bf16 or f16)
+  bool half_is_bf16 = false;       // views of 2-byte elements: bf16 (else f16)
   bool null_params = false;
   simdrop_params params{};
   uint32_t generator_raw = 0, bits_raw = 0;
@@ -479,6 +491,33 @@ T* ptr(uint8_t* base, const call_spec& c, const char* name) {
   return reinterpret_cast<T*>(base + b->where.at);
 }
 
+// The view calls of each element type, forward (with its optional mask) or backward.
+int invoke_view(uint8_t* base, const call_spec& c, const simdrop_params* p) {
+  const bool fwd = c.op == op_forward_view;
+  uint8_t* mask = fwd ? ptr<uint8_t>(base, c, "mask") : nullptr;
+  const size_t r = c.rows, k = c.cols, lx = c.ld[0], ly = c.ld[1], lm = c.ld[2];
+  const uint64_t il = c.index_ld;
+  if (c.elem == 4) {
+    const float* x = ptr<const float>(base, c, "x");
+    float* y = ptr<float>(base, c, "y");
+    return fwd ? simdrop_forward_view_f32(x, lx, y, ly, r, k, il, p, mask, lm)
+               : simdrop_backward_view_f32(x, lx, y, ly, r, k, il, p);
+  }
+  if (c.elem == 8) {
+    const double* x = ptr<const double>(base, c, "x");
+    double* y = ptr<double>(base, c, "y");
+    return fwd ? simdrop_forward_view_f64(x, lx, y, ly, r, k, il, p, mask, lm)
+               : simdrop_backward_view_f64(x, lx, y, ly, r, k, il, p);
+  }
+  const uint16_t* x = ptr<const uint16_t>(base, c, "x");
+  uint16_t* y = ptr<uint16_t>(base, c, "y");
+  if (c.half_is_bf16)
+    return fwd ? simdrop_forward_view_bf16(x, lx, y, ly, r, k, il, p, mask, lm)
+               : simdrop_backward_view_bf16(x, lx, y, ly, r, k, il, p);
+  return fwd ? simdrop_forward_view_f16(x, lx, y, ly, r, k, il, p, mask, lm)
+             : simdrop_backward_view_f16(x, lx, y, ly, r, k, il, p);
+}
+
 int invoke(uint8_t* base, const call_spec& c) {
   const simdrop_params* p = c.null_params ? nullptr : &c.params;
   switch (c.op) {
@@ -519,7 +558,11 @@ int invoke(uint8_t* base, const call_spec& c) {
                                  ptr<uint8_t>(base, c, "mask"));
     case op_backward_f16:
       return simdrop_backward_f16(ptr<const uint16_t>(base, c, "x"), ptr<uint16_t>(base, c, "y"), c.n, p);
-    default: fail("invoke: operation not compiled in", c.op);
+    case op_forward_view:
+    case op_backward_view: return invoke_view(base, c, p);
+    case op_mask_view:
+      return simdrop_mask_view(ptr<uint8_t>(base, c, "mask"), c.ld[2], c.rows, c.cols, c.index_ld, p);
+    default: fail("invoke: unknown operation", c.op);
   }
 }
 
@@ -627,7 +670,7 @@ expectation predict(const call_spec& c, uint64_t elements) {
       const bool in_place = a.where.at == b.where.at && a.elem == b.elem && a.bytes == b.bytes &&
                             std::strcmp(a.name, "mask") != 0 && std::strcmp(b.name, "mask") != 0 &&
                             std::strcmp(a.name, "bias") != 0 && std::strcmp(b.name, "bias") != 0;
-      const bool strided = c.op == op_forward_2d || c.op == op_backward_2d;
+      const bool strided = is_2d_op(c.op);
       if (in_place && (!strided || c.ld[0] == c.ld[1])) continue;
       // The 2-D calls and the fused call may accept overlapping spans whose
       // written bytes do not meet; they must then still match the reference.
@@ -727,6 +770,31 @@ void check_samples(const call_spec& c, const uint8_t* before, const uint8_t* aft
                      "2-D mask bit != oracle", i);
         break;
       }
+      case op_forward_view:
+      case op_backward_view:
+      case op_mask_view: {
+        if (c.cols == 0) break;
+        const size_t r = i / c.cols, col = i % c.cols;
+        const bool keep = oracle_keep(rule, c.params.offset + r * c.index_ld + col);
+        if (mask_written)
+          FUZZ_CHECK(bool((after[mask->where.at + r * c.ld[2] + col / 8] >> (col % 8)) & 1) == keep,
+                     "view mask bit != oracle", i);
+        if (c.op == op_mask_view) break;
+        const uint8_t* xin = before + x->where.at + c.elem * (r * c.ld[0] + col);
+        const uint8_t* yout = after + y->where.at + c.elem * (r * c.ld[1] + col);
+        if (c.elem == 4) {
+          FUZZ_CHECK(load<uint32_t>(yout) == (keep ? bits_of(load<float>(xin) * rule.scale) : 0u), "view f32 != oracle", i);
+        } else if (c.elem == 8) {
+          FUZZ_CHECK(load<uint64_t>(yout) == (keep ? bits_of(load<double>(xin) * rule.scale64) : 0u),
+                     "view f64 != oracle", i);
+        } else if (!keep) {
+          FUZZ_CHECK(load<uint16_t>(yout) == 0, "view: a dropped 16-bit element is not +0", i);
+        } else if (c.half_is_bf16) {
+          const float want = from_bf16(load<uint16_t>(xin)) * rule.scale;
+          if (!std::isnan(want)) FUZZ_CHECK(load<uint16_t>(yout) == to_bf16(want), "view bf16 != oracle", i);
+        }
+        break;
+      }
       case op_forward_channels: {
         // Element i of the data: its decision d = n * channels + ch.
         size_t d;
@@ -765,7 +833,7 @@ void check_samples(const call_spec& c, const uint8_t* before, const uint8_t* aft
     }
   }
   // Unused bits of the last mask byte are 0.
-  if (mask_written && c.n % 8 != 0 && (c.op == op_mask || c.op == op_forward_mask || c.op >= op_forward_f64)) {
+  if (mask_written && c.n % 8 != 0 && (c.op == op_mask || c.op == op_forward_mask || (c.op >= op_forward_f64 && !is_view_op(c.op)))) {
     const uint8_t last = after[mask->where.at + (c.n - 1) / 8];
     FUZZ_CHECK((last >> (c.n % 8)) == 0, "unused bits of the last mask byte are not 0", last);
   }
@@ -788,7 +856,9 @@ void poison_guards(uint8_t* base, size_t size, const call_spec& c, bool poison) 
 
 void run_call(byte_reader& in, const runtime_choice& choice) {
   call_spec c;
-  const uint8_t op = uint8_t(in.u8() % op_count);
+  const uint8_t op_byte = in.u8();
+  const uint8_t op = op_byte >= 240 ? uint8_t(op_forward_view + (op_byte - 240) % op_view_count)
+                                    : uint8_t(op_byte % op_count);
   c.op = op;
 
   if (op == op_philox) {
@@ -829,6 +899,9 @@ void run_call(byte_reader& in, const runtime_choice& choice) {
   switch (op) {
     case op_forward_2d:
     case op_backward_2d:
+    case op_forward_view:
+    case op_backward_view:
+    case op_mask_view:
     case op_bias_dropout_add: {
       c.rows = in.u8() % 40;
       c.cols = in.u16() % 300;
@@ -844,9 +917,30 @@ void run_call(byte_reader& in, const runtime_choice& choice) {
       if (op == op_bias_dropout_add) c.ld[0] = c.ld[1] = c.cols, c.ld[2] = (c.cols + 7) / 8;
       elements = uint64_t(c.rows) * c.cols;
       if (c.cols != 0 && elements / c.cols != c.rows) elements = ~uint64_t(0);  // flagged by predict
+      c.index_ld = c.cols;
+      if (is_view_op(op)) {
+        // The element type, and an index row stride: mostly at least cols,
+        // now and then shorter (an error) or huge (an index past 2^64).
+        const uint8_t type = in.u8(), m = in.u8();
+        c.elem = type % 4 == 0 ? 4 : type % 4 == 1 ? 8 : 2;
+        c.half_is_bf16 = type % 4 == 2;
+        c.index_ld = m < 200 ? c.cols + uint64_t(m % 10) * (m % 3 == 0 ? 1 : 37)
+                     : m < 230 ? (c.cols ? c.cols - 1 - m % c.cols : 0)
+                               : pick_u64(in);
+        // The span of the view's global indices (the index-overflow rule).
+        if (c.rows != 0 && c.cols != 0 && elements != ~uint64_t(0)) {
+          const uint64_t rows_before = c.rows - 1;
+          elements = rows_before != 0 && c.index_ld > (~uint64_t(0) - c.cols) / rows_before
+                         ? ~uint64_t(0)
+                         : rows_before * c.index_ld + c.cols;
+        }
+      }
       c.n = sane ? rows_alloc * c.cols : 0;
-      const size_t xs = view_span(rows_alloc, c.ld[0], c.cols) * 4, ys = view_span(rows_alloc, c.ld[1], c.cols) * 4;
-      if (op == op_bias_dropout_add) {
+      const size_t xs = view_span(rows_alloc, c.ld[0], c.cols) * c.elem,
+                   ys = view_span(rows_alloc, c.ld[1], c.cols) * c.elem;
+      if (op == op_mask_view) {
+        c.buffers.push_back(make_buffer("mask", 1, view_span(rows_alloc, c.ld[2], (c.cols + 7) / 8), true, true));
+      } else if (op == op_bias_dropout_add) {
         const size_t mask_bytes = (c.n + 7) / 8;
         c.buffers.push_back(make_buffer("x", 4, c.n * 4, false, true));
         c.buffers.push_back(make_buffer("bias", 4, c.cols * 4, false, true));
@@ -854,9 +948,9 @@ void run_call(byte_reader& in, const runtime_choice& choice) {
         c.buffers.push_back(make_buffer("y", 4, c.n * 4, true, true));
         c.buffers.push_back(make_buffer("mask", 1, mask_bytes, true, false));
       } else {
-        c.buffers.push_back(make_buffer("x", 4, xs, false, true));
-        c.buffers.push_back(make_buffer("y", 4, ys, true, true));
-        if (op == op_forward_2d)
+        c.buffers.push_back(make_buffer("x", c.elem, xs, false, true));
+        c.buffers.push_back(make_buffer("y", c.elem, ys, true, true));
+        if (op == op_forward_2d || op == op_forward_view)
           c.buffers.push_back(make_buffer("mask", 1, view_span(rows_alloc, c.ld[2], (c.cols + 7) / 8), true, false));
       }
       choose_layout(in, c, &arena_bytes);
@@ -896,12 +990,14 @@ void run_call(byte_reader& in, const runtime_choice& choice) {
   expectation e;
   for (int attempt = 0; attempt < 2; ++attempt) {
     e = predict(c, elements);
-    if (op == op_forward_2d || op == op_backward_2d) {
+    if (is_2d_op(op)) {
       const buffer* m = find(c, "mask");
-      if (c.ld[0] < c.cols || c.ld[1] < c.cols || (m && !m->is_null && c.ld[2] < (c.cols + 7) / 8))
+      const bool data = op != op_mask_view;
+      if ((data && (c.ld[0] < c.cols || c.ld[1] < c.cols)) || (m && !m->is_null && c.ld[2] < (c.cols + 7) / 8) ||
+          c.index_ld < c.cols)
         e.add(SIMDROP_ERR_LEADING_DIM, elements != 0 && c.rows > 1);
     }
-    if ((op == op_forward_2d || op == op_backward_2d || op == op_bias_dropout_add) && elements == ~uint64_t(0))
+    if ((is_2d_op(op) || op == op_bias_dropout_add) && elements == ~uint64_t(0))
       e.add(SIMDROP_ERR_INDEX_OVERFLOW, true);
     if (op == op_forward_channels && c.channels_last != 0 && c.channels_last != 1)
       e.add(SIMDROP_ERR_ARGUMENT, elements != 0);
@@ -912,18 +1008,21 @@ void run_call(byte_reader& in, const runtime_choice& choice) {
     b.written.clear();
     if (!b.output || b.is_null || !b.bytes) continue;
     const bool is_mask = std::strcmp(b.name, "mask") == 0;
-    if (op == op_forward_2d || op == op_backward_2d) {
-      const size_t ld = is_mask ? c.ld[2] : c.ld[1], row = is_mask ? (c.cols + 7) / 8 : c.cols * 4;
-      for (size_t r = 0; r < c.rows && c.n != 0; ++r) b.written.push_back({b.where.at + r * ld * (is_mask ? 1 : 4), row});
+    if (is_2d_op(op)) {
+      const size_t unit = is_mask ? 1 : c.elem;
+      const size_t ld = is_mask ? c.ld[2] : c.ld[1], row = is_mask ? (c.cols + 7) / 8 : c.cols * unit;
+      for (size_t r = 0; r < c.rows && c.n != 0; ++r) b.written.push_back({b.where.at + r * ld * unit, row});
     } else {
       b.written.push_back({b.where.at, b.bytes});
     }
   }
 
   std::snprintf(current_call.text, sizeof current_call.text,
-                "op=%d n=%zu rows=%zu cols=%zu ld={%zu,%zu,%zu} batch=%zu ch=%zu sp=%zu cl=%d null_params=%d "
-                "keep_prob=0x%08x gen=%u bits=%u seed=0x%llx stream=0x%llx offset=0x%llx isa=%s threads=%d",
-                c.op, c.n, c.rows, c.cols, c.ld[0], c.ld[1], c.ld[2], c.batch, c.channels, c.spatial,
+                "op=%d n=%zu rows=%zu cols=%zu ld={%zu,%zu,%zu} index_ld=%llu elem=%zu%s batch=%zu ch=%zu sp=%zu "
+                "cl=%d null_params=%d keep_prob=0x%08x gen=%u bits=%u seed=0x%llx stream=0x%llx offset=0x%llx "
+                "isa=%s threads=%d",
+                c.op, c.n, c.rows, c.cols, c.ld[0], c.ld[1], c.ld[2], (unsigned long long)c.index_ld, c.elem,
+                c.half_is_bf16 ? " bf16" : "", c.batch, c.channels, c.spatial,
                 c.channels_last, int(c.null_params), bits_of(c.params.keep_prob), c.generator_raw, c.bits_raw,
                 (unsigned long long)c.params.seed, (unsigned long long)c.params.stream,
                 (unsigned long long)c.params.offset, choice.isa, choice.threads);

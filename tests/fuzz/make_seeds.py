@@ -108,6 +108,25 @@ for op in ('f16', 'bf16b', 'forward_mask', 'fill'):
     add(f'{op}-edge-top', call(op, n_small(5), off=offset(201, 0, u8(60))))
     add(f'{op}-edge-2^32k', call(op, n_small(77), off=offset(202, -9, u8(0) + u32(0x1234))))
     add(f'{op}-edge-straddle', call(op, n_small(300), off=offset(203, 5, u8(0) + u32(0xFFFF)), g=1))
+# Views with their own index row stride (issue 12): operation bytes 240, 241,
+# 242 (forward, backward, mask alone); after the leading dimensions, the
+# element type (0 f32, 1 f64, 2 bf16, 3 f16) and the stride byte m (index_ld =
+# cols + (m % 10) * (1 if m % 3 == 0 else 37) below 200; shorter than cols
+# below 230: an error; else a raw 64-bit value follows).
+VIEW_OPS = dict(fview=240, bview=241, mview=242)
+def callview(op, rows, cols, lds, etype, m, extra=b'', off=None, g=0, b=32, isa=None, threads=0):
+    x = u8(1) + runtime(isa, threads) + u8(VIEW_OPS[op]) + u8(1) + keep('p09') + gen(g) + bits(b) + seedv(7) + seedv(5)
+    x += u8(rows) + u16(cols) + b''.join(u8(l) for l in lds) + u8(etype) + u8(m) + extra
+    return x + layout() + (off if off is not None else offset(0, 0, u16(17))) + u64(3)
+for etype, tname in enumerate(['f32', 'f64', 'bf16', 'f16']):
+    add(f'view-{tname}', callview('fview', 9, 33, (2, 1, 1), etype, 4))
+    add(f'view-{tname}-shard', callview('fview', 7, 100, (0, 0, 0), etype, 7, g=1, b=16, threads=3))
+    add(f'view-{tname}-backward', callview('bview', 5, 64, (3, 3, 0), etype, 9))
+    add(f'view-{tname}-end', callview('fview', 4, 30, (0, 0, 0), etype, 5, off=offset(4, 0)))
+add('view-mask', callview('mview', 11, 45, (0, 0, 2), 0, 8))
+add('view-mask-end', callview('mview', 3, 7, (0, 0, 0), 0, 3, off=offset(200, 0, u8(1)), g=1))
+add('view-short-index-ld', callview('fview', 4, 30, (0, 0, 0), 0, 210))
+add('view-huge-index-ld', callview('fview', 4, 30, (0, 0, 0), 1, 250, extra=u8(2) + u64(0)))
 for name, data in seeds.items():
     open(os.path.join(out, name), 'wb').write(data)
 print(len(seeds), 'seeds,', sum(len(d) for d in seeds.values()), 'bytes')
