@@ -27,6 +27,10 @@ struct ops {
   // and the low halves of two vectors interleaved (a0 b0 a1 b1 ...): vpshufd
   // swaps the halves of b's 64-bit lanes, and writes only the odd lanes.
   static constexpr bool philox_in_64bit_lanes = true;
+  // 32 zmm registers: three groups in flight (4 spill), pipelined, tile pairs (docs/kernels.md).
+  static constexpr unsigned philox_groups_in_flight = 3;
+  static constexpr bool philox_pipelined = true;
+  static constexpr bool xoshiro_tile_pairs = true;
   static xsimd::batch<uint64_t, arch> mul_low32(const xsimd::batch<uint64_t, arch>& a,
                                                 const xsimd::batch<uint64_t, arch>& b) {
     return _mm512_mul_epu32(a, b);
@@ -39,6 +43,9 @@ struct ops {
   }
   // 16-bit decisions of a word register: one compare of the 32 halves, whose
   // interleaved mask bits (low half of lane i at bit 2i) are split by pext.
+  // u < t: one vpcmpud.
+  static u32 threshold_vector(uint32_t t) { return u32(t); }
+  static b32 below(const u32& u, const u32& t) { return u < t; }
   static void decide16(const u32& w, const u32&, const u32& t_pair, b32& low, b32& high) {
     const uint32_t bits = _mm512_cmplt_epu16_mask(w, t_pair);
     low = b32(__mmask16(_pext_u32(bits, 0x55555555u)));

@@ -24,6 +24,10 @@ struct ops {
   }
   // vmull gives both product halves of 32-bit lanes cheaply: no 64-bit-lane variant.
   static constexpr bool philox_in_64bit_lanes = false;
+  // 32 q registers, but four per word: one group in flight, pipelined, tile pairs.
+  static constexpr unsigned philox_groups_in_flight = 1;
+  static constexpr bool philox_pipelined = true;
+  static constexpr bool xoshiro_tile_pairs = true;
   static xsimd::batch<uint64_t, arch> mul_low32(const xsimd::batch<uint64_t, arch>& a,
                                                 const xsimd::batch<uint64_t, arch>&) {
     return a;  // unused
@@ -34,9 +38,12 @@ struct ops {
   static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>&) {
     return vreinterpretq_u32_u64(a);  // unused
   }
+  // u < t: one vcltq_u32.
+  static u32 threshold_vector(uint32_t t) { return u32(t); }
+  static b32 below(const u32& u, const u32& t) { return u < t; }
   static void decide16(const u32& w, const u32& t_high, const u32&, b32& low, b32& high) {
-    low = (w << 16) < t_high;
-    high = w < t_high;
+    low = below(w << 16, t_high);
+    high = below(w, t_high);
   }
   static uint32_t to_bits(const b32& keep) {
     const uint32x4_t lane_bit = {1, 2, 4, 8};
