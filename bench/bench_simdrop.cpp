@@ -42,7 +42,7 @@ void time_calls(benchmark::State& state, simdrop_params p, Call call) {
 }
 
 const simdrop_generator generators[] = {SIMDROP_PHILOX4X32_10, SIMDROP_XOSHIRO128PP};
-const uint32_t widths[] = {32, 16};
+const uint32_t widths[] = {32, 16, 8};
 
 void register_forward(const simdrop_bench::config& cfg) {
   const std::vector<std::string> isas = simdrop_bench::supported_isas();

@@ -260,7 +260,7 @@ def forward_matrix(results, threads):
     lines = []
     for isa in results.isas():
         for gen in ("philox", "xoshiro"):
-            for width in ("32bit", "16bit"):
+            for width in ("32bit", "16bit", "8bit"):
                 cells = []
                 any_cell = False
                 for n in results.sizes:
@@ -376,7 +376,7 @@ def plot(results, path):
     for ax, t in zip(axes[0], panels):
         for isa in results.isas():
             for gen in ("philox", "xoshiro"):
-                for width, style in (("32bit", "-"), ("16bit", "--")):
+                for width, style in (("32bit", "-"), ("16bit", "--"), ("8bit", "-.")):
                     pts = [(n, r.eps / 1e9) for n in results.sizes
                            for r in [results.find(n, t, "forward", isa, gen, width)] if r]
                     if pts:

@@ -211,7 +211,7 @@ std::vector<conc_job> conc_make_jobs(size_t count, uint64_t salt, size_t large, 
     }
     j.p = simdrop_params_default(keep[(h >> 8) % 6], conc_mix(h));
     j.p.generator = (h >> 16) % 2 ? SIMDROP_XOSHIRO128PP : SIMDROP_PHILOX4X32_10;
-    j.p.threshold_bits = (h >> 17) % 2 ? 16 : 32;
+    j.p.threshold_bits = 8u << ((h >> 17) % 3);  // 8, 16 or 32
     j.p.stream = h >> 20;
     const uint64_t offsets[] = {0, 5, (uint64_t(1) << 40) - 3000, uint64_t(0) - j.n, h % 100000};
     j.p.offset = offsets[(h >> 24) % 5];

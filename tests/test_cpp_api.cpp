@@ -144,7 +144,7 @@ std::vector<bad_case> bad_params(std::size_t n) {
   add("keep_prob < 0", [](simdrop_params& p) { p.keep_prob = -0.25f; });
   add("keep_prob > 1", [](simdrop_params& p) { p.keep_prob = 1.0f + 1e-6f; });
   add("threshold_bits 0", [](simdrop_params& p) { p.threshold_bits = 0; });
-  add("threshold_bits 8", [](simdrop_params& p) { p.threshold_bits = 8; });
+  add("threshold_bits 12", [](simdrop_params& p) { p.threshold_bits = 12; });
   add("threshold_bits 64", [](simdrop_params& p) { p.threshold_bits = 64; });
   // Written as its integer value: a C caller can hand over any bit pattern.
   add("generator 2", [](simdrop_params& p) {

@@ -114,7 +114,7 @@ std::vector<bad_params_case> bad_params_cases() {
     p.keep_prob = k.value;
     cases.push_back({std::string("keep_prob ") + k.what, p, SIMDROP_ERR_KEEP_PROB});
   }
-  for (std::uint32_t bits : {0u, 1u, 8u, 15u, 17u, 24u, 31u, 33u, 48u, 64u, 0x10010u, 0x10020u, 0xFFFFFFFFu}) {
+  for (std::uint32_t bits : {0u, 1u, 7u, 9u, 15u, 17u, 24u, 31u, 33u, 48u, 64u, 0x10010u, 0x10020u, 0xFFFFFFFFu}) {
     simdrop_params p = good;
     p.threshold_bits = bits;
     cases.push_back({"threshold_bits " + std::to_string(bits), p, SIMDROP_ERR_THRESHOLD_BITS});
@@ -186,6 +186,9 @@ TEST_CASE("the edges of the valid ranges are accepted", "[errors][params]") {
   p = simdrop_params_default(0.5f, 1);
   p.threshold_bits = 16;
   cases.push_back({"threshold_bits 16", p});
+  p = simdrop_params_default(0.5f, 1);
+  p.threshold_bits = 8;
+  cases.push_back({"threshold_bits 8", p});
   p = simdrop_params_default(0.5f, 1);
   p.generator = SIMDROP_XOSHIRO128PP;
   cases.push_back({"xoshiro", p});

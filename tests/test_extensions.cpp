@@ -44,7 +44,7 @@ using simdrop_test::make_params;
 simdrop_params random_params(test_rng& rng) {
   static const float keeps[] = {0.0f, 0.1f, 0.5f, 0.8f, 0.9f, 1.0f};
   const simdrop_generator generator = rng.below(2) ? SIMDROP_XOSHIRO128PP : SIMDROP_PHILOX4X32_10;
-  const u32 bits = rng.below(2) ? 16u : 32u;
+  const u32 bits = 8u << rng.below(3);  // 8, 16 or 32
   u64 offset = rng.below(3) == 0 ? rng.below(64) : rng.below(u64(1) << 20);
   if (rng.below(8) == 0) offset += u64(1) << 50;
   return make_params(keeps[rng.below(6)], rng.next_u64(), rng.next_u64() % 1000, offset, generator, bits);
@@ -195,18 +195,25 @@ TEST_CASE("2-D values and mask bits equal the oracle", "[extensions][2d][oracle]
 TEST_CASE("2-D views whose rows start at multiples of 32 elements: one kernel pass over the rows",
           "[extensions][2d]") {
   // Forward without a mask (backward, and forward in place, in check_2d_shape)
-  // takes forward_rows_f32 when cols and offset are multiples of 32: row
-  // lengths that are and are not powers of two, offsets up to 2^40.
+  // takes one kernel pass over the rows when cols and offset are multiples of
+  // a register's elements (16, 32 or 64 by the threshold width); rows of 32 and
+  // 96 elements are that for 32- and 16-bit thresholds and not for 8-bit ones.
+  // Every width, row lengths that are and are not powers of two, offsets up
+  // to 2^40.
   test_rng rng(0x3232);
   const std::size_t cols_list[] = {32, 96, 160, 224, 512, 800, 4064};
-  for (std::size_t k = 0; k < std::size(cols_list); ++k) {
-    const std::size_t cols = cols_list[k], rows = 1 + rng.below(40);
-    const std::size_t ld = cols + (k % 2 ? 0 : rng.below(40)), ldmask = (cols + 7) / 8;
-    simdrop_params p = random_params(rng);
-    p.offset = k % 3 == 0 ? 0 : k % 3 == 1 ? 32 * rng.below(1000) : (u64(1) << 40) + 64;
-    INFO("cols " << cols << " rows " << rows << " ld " << ld << " offset " << p.offset);
-    check_2d_shape({rows, cols, ld, k % 2 ? ld : ld + 16, ldmask}, p, 2000 + k);
-  }
+  for (const simdrop_test::generator_width& gw : simdrop_test::all_generator_widths)
+    for (std::size_t k = 0; k < std::size(cols_list); ++k) {
+      const std::size_t cols = cols_list[k], rows = 1 + rng.below(40);
+      const std::size_t ld = cols + (k % 2 ? 0 : rng.below(40)), ldmask = (cols + 7) / 8;
+      simdrop_params p = random_params(rng);
+      p.generator = gw.generator;
+      p.threshold_bits = gw.threshold_bits;
+      p.keep_prob = 0.6f;
+      p.offset = k % 3 == 0 ? 0 : k % 3 == 1 ? 32 * rng.below(1000) : (u64(1) << 40) + 64;
+      INFO(gw.name << ", cols " << cols << " rows " << rows << " ld " << ld << " offset " << p.offset);
+      check_2d_shape({rows, cols, ld, k % 2 ? ld : ld + 16, ldmask}, p, 2000 + k);
+    }
 }
 
 TEST_CASE("2-D views without a mask, above the streaming-store size, equal the per-row scalar calls",
@@ -744,7 +751,7 @@ TEST_CASE("new calls reject every bad input before writing anything", "[extensio
     simdrop_params bad[5] = {good, good, good, good, good};
     bad[0].keep_prob = std::numeric_limits<float>::quiet_NaN();
     bad[1].keep_prob = 1.5f;
-    bad[2].threshold_bits = 8;
+    bad[2].threshold_bits = 12;
     const int unknown_generator = 7;  // written as bytes: no out-of-range enum value is formed in C++
     static_assert(sizeof(bad[3].generator) == sizeof(int), "simdrop_generator is int-sized");
     std::memcpy(&bad[3].generator, &unknown_generator, sizeof unknown_generator);

@@ -254,7 +254,7 @@ TEST_CASE("layer: errors throw simdrop::error and change nothing", "[layer][erro
 
   Dropout layer(0.5f, 1, 2);
   REQUIRE(status_of([&] { layer.set_keep_prob(-0.1f); }) == SIMDROP_ERR_KEEP_PROB);
-  REQUIRE(status_of([&] { layer.set_threshold_bits(8); }) == SIMDROP_ERR_THRESHOLD_BITS);
+  REQUIRE(status_of([&] { layer.set_threshold_bits(12); }) == SIMDROP_ERR_THRESHOLD_BITS);
   REQUIRE(status_of([&] { layer.restore(Dropout::State{1, Dropout::max_layer_id + 1, 0}); }) == SIMDROP_ERR_ARGUMENT);
   REQUIRE(layer.keep_prob() == 0.5f);
   REQUIRE(layer.state() == (Dropout::State{1, 2, 0}));

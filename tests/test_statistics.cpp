@@ -58,12 +58,13 @@ double chi_square_2x2(double a, double b, double c, double d) {
 
 TEST_CASE("keep rate is inside a 6-sigma binomial bound (false failure < 1e-6 per test case)",
           "[statistics][keep-rate]") {
-  // 4 generator/width pairs x 5 keep_probs = 20 checks. Each: |K - N q| <= 6 sqrt(N q (1 - q)),
+  // 6 generator/width pairs x 5 keep_probs = 30 checks. Each: |K - N q| <= 6 sqrt(N q (1 - q)),
   // N = 2^20, q = T / 2^bits. For q <= 0.9 the binomial is close to normal (N q (1 - q) >= 9.4e4):
   // ~2e-9 per check. At q = 0.999 the number of drops (~1049, sd 32) is skewed; the
-  // Chernoff bound on its two 6-sigma tails gives 3.4e-8 + 4e-9 < 4e-8. Union over the
-  // 20 checks: < 4 x 4e-8 + 16 x 2e-9 < 2e-7 (stated as < 1e-6).
-  INFO("bound: 6 sigma; false-failure probability < 1e-6 for all 20 checks together");
+  // Chernoff bound on its two 6-sigma tails gives 3.4e-8 + 4e-9 < 4e-8. With 8-bit
+  // thresholds 0.999 rounds to T = 256, q = 1: every element kept, exactly. Union over
+  // the 30 checks: < 4 x 4e-8 + 24 x 2e-9 < 2.1e-7 (stated as < 1e-6).
+  INFO("bound: 6 sigma; false-failure probability < 1e-6 for all 30 checks together");
   for (const generator_width& gw : all_generator_widths)
     for (float keep_prob : {0.1f, 0.5f, 0.8f, 0.9f, 0.999f}) {
       const simdrop_params p = make_params(gw, keep_prob, 0x5EED0000 + std::uint64_t(keep_prob * 1000), 17, 12345);
@@ -83,9 +84,9 @@ TEST_CASE("mean of y equals mean of x within 6 standard errors (false failure < 
   // y_i = x_i * s with probability q = T / 2^bits, else 0, with s = 1/q up to one
   // float rounding (relative 2^-24, ~0.001 standard errors here). So
   // E[sum y] = sum x and Var[sum y] = sum x_i^2 (1 - q) / q. Bound: |sum y - sum x|
-  // <= 6 sqrt(Var) + the rounding term. 4 x 5 = 20 checks: < 20 x 2e-9 = 4e-8 by the
+  // <= 6 sqrt(Var) + the rounding term. 6 x 5 = 30 checks: < 30 x 2e-9 = 6e-8 by the
   // central limit theorem (the x_i are bounded, N = 2^20).
-  INFO("bound: 6 standard errors; false-failure probability < 1e-7 for all 20 checks together");
+  INFO("bound: 6 standard errors; false-failure probability < 1e-7 for all 30 checks together");
   simdrop_test::test_rng rng(0xFACADE);
   std::vector<float> x(sample);
   for (float& v : x) v = rng.uniform(0.5f, 2.0f);  // positive, so a biased mask moves the mean
@@ -110,12 +111,12 @@ TEST_CASE("mean of y equals mean of x within 6 standard errors (false failure < 
     }
 }
 
-TEST_CASE("different seeds and different streams give uncorrelated masks (false failure < 1e-7 per test case)",
+TEST_CASE("different seeds and different streams give uncorrelated masks (false failure < 2e-7 per test case)",
           "[statistics][correlation]") {
   // For two independent masks with keep probability q, the sample correlation r
   // of the 0/1 decisions satisfies r sqrt(N) ~ N(0, 1). Bound |r| <= 6 / sqrt(N)
-  // = 0.0059 at N = 2^20. 4 x 6 pairs x 2 keep_probs = 48 checks: < 48 x 2e-9 = 1e-7.
-  INFO("bound: |r| <= 6/sqrt(N) = 0.0059; false-failure probability < 1e-7 for all 48 checks together");
+  // = 0.0059 at N = 2^20. 6 x 6 pairs x 2 keep_probs = 72 checks: < 72 x 2e-9 = 1.5e-7.
+  INFO("bound: |r| <= 6/sqrt(N) = 0.0059; false-failure probability < 2e-7 for all 72 checks together");
   struct pair_case {
     const char* what;
     std::uint64_t seed_a, stream_a, seed_b, stream_b;
@@ -151,11 +152,11 @@ TEST_CASE("different seeds and different streams give uncorrelated masks (false 
 TEST_CASE("neighbouring elements are independent: 2x2 chi-square (false failure < 1e-7 per test case)",
           "[statistics][independence]") {
   // Disjoint pairs (i, i + lag), each element in one pair, N / 2 pairs per check.
-  // Lags: 1 (neighbouring lanes), 16 (for 16-bit thresholds: the low and high
-  // halves of the same word), 64 (the next Philox group / xoshiro step), 4096.
-  // Independence gives chi-square(1 df); the bound 36 has probability 1.97e-9.
-  // 4 x 4 lags x 2 keep_probs = 32 checks: < 32 x 2e-9 = 6.4e-8.
-  INFO("bound: chi-square(1 df) <= 36; false-failure probability < 1e-7 for all 32 checks together");
+  // Lags: 1 (neighbouring lanes), 16 (for 16- and 8-bit thresholds: the halves
+  // or neighbouring bytes of the same word), 64 (the next Philox group / xoshiro
+  // step), 4096. Independence gives chi-square(1 df); the bound 36 has
+  // probability 1.97e-9. 6 x 4 lags x 2 keep_probs = 48 checks: < 48 x 2e-9 = 9.6e-8.
+  INFO("bound: chi-square(1 df) <= 36; false-failure probability < 1e-7 for all 48 checks together");
   for (const generator_width& gw : all_generator_widths)
     for (float keep_prob : {0.5f, 0.2f}) {
       const std::vector<std::uint8_t> kept = decisions(make_params(gw, keep_prob, 0xC4C4, 9, 0), sample);
@@ -176,8 +177,8 @@ TEST_CASE("neighbouring elements are independent: 2x2 chi-square (false failure 
 TEST_CASE("every bit of the raw words is balanced (false failure < 1e-6 per test case)", "[statistics][bits]") {
   // For each of the 32 bit positions, the count of ones among N = 2^20 words is
   // Binomial(N, 1/2): bound |c - N/2| <= 6 sqrt(N)/2 = 3072 (0.29 %). Words do not
-  // depend on threshold_bits, but the 16-bit decisions use the low and high halves
-  // separately, so all 32 positions matter for both widths. 2 generators x 3 ranges
+  // depend on threshold_bits, but the 16- and 8-bit decisions use the halves and
+  // bytes separately, so all 32 positions matter for every width. 2 generators x 3 ranges
   // x 32 bits = 192 checks: < 192 x 2e-9 = 4e-7.
   INFO("bound: 6 sigma per bit; false-failure probability < 1e-6 for all 192 checks together");
   struct range_case {

@@ -119,7 +119,7 @@ void check_view(const simdrop_params& p, const view_shape& sh, bool with_mask) {
   REQUIRE(Calls::view(x.data(), ld, y.data(), ld, sh.rows, sh.cols, sh.index_ld, &p,
                       with_mask ? mask.data() : nullptr, ldmask) == SIMDROP_OK);
 
-  const double two_bits = p.threshold_bits == 32 ? 4294967296.0 : 65536.0;
+  const double two_bits = oracle::two_to_the(p.threshold_bits);
   const u64 T_value = oracle::threshold(p.keep_prob, p.threshold_bits);
   const float s = oracle::scale(p.keep_prob, p.threshold_bits);
   const double s64 = two_bits / double(T_value);

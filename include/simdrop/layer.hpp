@@ -122,7 +122,7 @@ class Dropout {
   }
   std::uint32_t threshold_bits() const noexcept { return threshold_bits_; }
   void set_threshold_bits(std::uint32_t bits) {
-    if (bits != 16 && bits != 32) throw error(SIMDROP_ERR_THRESHOLD_BITS);
+    if (bits != 8 && bits != 16 && bits != 32) throw error(SIMDROP_ERR_THRESHOLD_BITS);
     threshold_bits_ = bits;
   }
   bool store_mask() const noexcept { return store_mask_; }

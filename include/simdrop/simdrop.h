@@ -36,7 +36,7 @@ enum {
   SIMDROP_OK = 0,
   SIMDROP_ERR_NULL_PARAMS = 1,     /* the simdrop_params pointer is NULL */
   SIMDROP_ERR_KEEP_PROB = 2,       /* keep_prob is NaN, infinite, < 0 or > 1 */
-  SIMDROP_ERR_THRESHOLD_BITS = 3,  /* threshold_bits is neither 16 nor 32 */
+  SIMDROP_ERR_THRESHOLD_BITS = 3,  /* threshold_bits is not 8, 16 or 32 */
   SIMDROP_ERR_GENERATOR = 4,       /* generator is not a simdrop_generator value */
   SIMDROP_ERR_NULL_POINTER = 5,    /* a required data pointer is NULL while n > 0 */
   SIMDROP_ERR_INDEX_OVERFLOW = 6,  /* offset + n exceeds 2^64 (or a size product overflows) */
@@ -59,7 +59,7 @@ typedef struct simdrop_params {
   uint64_t stream;   /* independent stream (e.g. layer id and step), counter words 2 and 3 */
   uint64_t offset;   /* global index of element 0 of the call */
   simdrop_generator generator;
-  uint32_t threshold_bits; /* 32 or 16 */
+  uint32_t threshold_bits; /* 32, 16 or 8 (docs/stream.md: the decision layout of each) */
 } simdrop_params;
 
 /* keep_prob and seed as given; Philox, 32-bit threshold, stream 0, offset 0. */

@@ -73,7 +73,7 @@ struct params {
   std::uint64_t stream = 0; // independent stream, e.g. layer id and step
   std::uint64_t offset = 0; // global index of element 0 of the call
   ::simdrop::generator generator = ::simdrop::generator::philox4x32_10;
-  std::uint32_t threshold_bits = 32;  // 32 or 16
+  std::uint32_t threshold_bits = 32;  // 32, 16 or 8
 
   params() = default;
   explicit params(float keep_prob_, std::uint64_t seed_ = 0) : keep_prob(keep_prob_), seed(seed_) {}

@@ -9,7 +9,7 @@ const char* status_string(int status) {
     case SIMDROP_OK: return "success";
     case SIMDROP_ERR_NULL_PARAMS: return "params pointer is NULL";
     case SIMDROP_ERR_KEEP_PROB: return "keep_prob must be a number in [0, 1]";
-    case SIMDROP_ERR_THRESHOLD_BITS: return "threshold_bits must be 16 or 32";
+    case SIMDROP_ERR_THRESHOLD_BITS: return "threshold_bits must be 8, 16 or 32";
     case SIMDROP_ERR_GENERATOR: return "unknown generator";
     case SIMDROP_ERR_NULL_POINTER: return "NULL data pointer with nonzero size";
     case SIMDROP_ERR_INDEX_OVERFLOW: return "global element index overflows (offset + n > 2^64)";

@@ -55,7 +55,7 @@ int check_params(const simdrop_params* p) {
   if (!p) return SIMDROP_ERR_NULL_PARAMS;
   const float k = p->keep_prob;
   if (!std::isfinite(k) || !(k >= 0.0f) || !(k <= 1.0f)) return SIMDROP_ERR_KEEP_PROB;
-  if (p->threshold_bits != 16 && p->threshold_bits != 32) return SIMDROP_ERR_THRESHOLD_BITS;
+  if (p->threshold_bits != 8 && p->threshold_bits != 16 && p->threshold_bits != 32) return SIMDROP_ERR_THRESHOLD_BITS;
   // Read the enum's bytes as an int: a caller's out-of-range value must not be
   // loaded as a simdrop_generator (undefined behaviour).
   int generator;

@@ -7,9 +7,11 @@
 //    of the group holds output word j of counters 16*group + 0..15.
 //  - xoshiro128++: a tile of 4096 words is 16 lanes x 256 steps; register
 //    `step` of the tile holds output `step` of lanes 0..15.
-// Decisions: element g uses word g (32-bit thresholds), or a 16-bit half of
-// word (g/32)*16 + g%16 (16-bit thresholds): one word register serves 32
-// elements, low halves for the first 16 and high halves for the next 16.
+// Decisions: element g uses word g (32-bit thresholds), a 16-bit half of
+// word (g/32)*16 + g%16 (16-bit thresholds: one word register serves 32
+// elements, low halves for the first 16 and high halves for the next 16), or
+// byte (g/16)%4 of word (g/64)*16 + g%16 (8-bit thresholds: one register
+// serves 64 elements, byte b of its words for elements 16b .. 16b + 15).
 #pragma once
 
 #include <cmath>
@@ -33,9 +35,14 @@ inline constexpr uint64_t xoshiro_seed_counter(uint64_t tile, uint32_t lane) {
   return xoshiro_seed_base + 16 * tile + lane;
 }
 
-// Elements decided by one word register: 16 (32-bit thresholds) or 32 (16-bit).
-inline constexpr unsigned elements_per_register(uint32_t threshold_bits) {
-  return threshold_bits == 16 ? 32u : 16u;
+// Elements decided by one word register: 16 (32-bit thresholds), 32 (16-bit) or 64 (8-bit).
+inline constexpr unsigned elements_per_register(uint32_t threshold_bits) { return lanes * (32 / threshold_bits); }
+
+// The threshold field of element e of a word register (e < elements_per_register):
+// bits threshold_bits * (e / 16) .. of word e % 16.
+inline constexpr uint32_t register_field(const uint32_t* words, unsigned e, uint32_t threshold_bits) {
+  const uint32_t w = words[e % lanes] >> (threshold_bits * (e / lanes));
+  return threshold_bits == 32 ? w : w & ((uint32_t(1) << threshold_bits) - 1);
 }
 
 // Bytes of a mask of n decisions (bit i % 8 of byte i / 8 is decision i):

@@ -26,11 +26,8 @@ void for_each_decision(const job& j, size_t begin, size_t end, F&& f) {
     const unsigned first = unsigned(g % per_register);
     const size_t count = std::min<size_t>(per_register - first, end - i);
     const uint32_t* words = source.word_register(reg);
-    for (size_t e = first; e < first + count; ++e, ++i) {
-      uint32_t u = words[e % rng::lanes];
-      if (j.threshold_bits == 16) u = e < rng::lanes ? (u & 0xFFFFu) : (u >> 16);
-      f(i, keep_all || u < t);
-    }
+    for (size_t e = first; e < first + count; ++e, ++i)
+      f(i, keep_all || rng::register_field(words, unsigned(e), j.threshold_bits) < t);
   }
 }
 

@@ -179,7 +179,7 @@ struct decision_rule {
 
 decision_rule make_rule(uint32_t generator, uint32_t bits, uint64_t seed, uint64_t stream, float keep_prob) {
   decision_rule r{generator, bits, seed, stream, 0, 0.0f, 0.0};
-  const double two_bits = bits == 32 ? 4294967296.0 : 65536.0;
+  const double two_bits = bits == 32 ? 4294967296.0 : bits == 16 ? 65536.0 : 256.0;
   r.T = uint64_t(std::floor(double(keep_prob) * two_bits + 0.5));
   if (r.T != 0) {
     r.scale64 = two_bits / double(r.T);
@@ -190,9 +190,13 @@ decision_rule make_rule(uint32_t generator, uint32_t bits, uint64_t seed, uint64
 
 bool oracle_keep(const decision_rule& r, uint64_t g) {
   if (r.bits == 32) return oracle_word(r.generator, r.seed, r.stream, g) < r.T;
-  const uint64_t k = (g / 32) * 16 + g % 16, h = (g / 16) % 2;
-  const uint32_t w = oracle_word(r.generator, r.seed, r.stream, k);
-  return (h ? w >> 16 : w & 0xFFFFu) < r.T;
+  if (r.bits == 16) {
+    const uint64_t k = (g / 32) * 16 + g % 16, h = (g / 16) % 2;
+    const uint32_t w = oracle_word(r.generator, r.seed, r.stream, k);
+    return (h ? w >> 16 : w & 0xFFFFu) < r.T;
+  }
+  const uint64_t k = (g / 64) * 16 + g % 16, b = (g / 16) % 4;  // 8 bits
+  return ((oracle_word(r.generator, r.seed, r.stream, k) >> (8 * b)) & 0xFFu) < r.T;
 }
 
 // Round-to-nearest-even float -> bf16 / IEEE half, and back (literal, for the oracle).
@@ -330,11 +334,14 @@ uint32_t pick_generator(byte_reader& in) {
   return mode < 240 ? odd[mode % 6] : in.u32();
 }
 
+// 8-bit thresholds joined later: mode bytes 200..223, which gave 16 before
+// (still a valid width, so old corpus inputs stay valid calls).
 uint32_t pick_threshold_bits(byte_reader& in) {
   const uint8_t mode = in.u8();
   if (mode < 112) return 32;
-  if (mode < 224) return 16;
-  static const uint32_t odd[] = {0, 1, 8, 15, 17, 31, 33, 64, 0xFFFFFFFFu, 48};
+  if (mode < 200) return 16;
+  if (mode < 224) return 8;
+  static const uint32_t odd[] = {0, 1, 7, 15, 17, 31, 33, 64, 0xFFFFFFFFu, 48};
   return mode < 240 ? odd[mode % 10] : in.u32();
 }
 
@@ -465,7 +472,7 @@ bool params_valid(const call_spec& c, expectation& e) {
   bool ok = true;
   const float k = c.params.keep_prob;
   if (!(k >= 0.0f && k <= 1.0f)) e.add(SIMDROP_ERR_KEEP_PROB), ok = false;  // NaN fails both
-  if (c.bits_raw != 16 && c.bits_raw != 32) e.add(SIMDROP_ERR_THRESHOLD_BITS), ok = false;
+  if (c.bits_raw != 8 && c.bits_raw != 16 && c.bits_raw != 32) e.add(SIMDROP_ERR_THRESHOLD_BITS), ok = false;
   if (c.generator_raw > 1) e.add(SIMDROP_ERR_GENERATOR), ok = false;
   return ok;
 }

@@ -25,7 +25,7 @@ KP = dict(zero=0, negzero=1, one=2, half=3, p01=4, p09=5, p0999=6, p08=7, denorm
           oneulp=22, two=23, neg1=24, fltmax=25, inf=26, ninf=27, nan=28, nnan=29, snan=30, nanmax=31)
 def keep(name): return u8(0) + u8(KP[name])
 def gen(g): return u8(0 if g == 0 else 112) if g in (0, 1) else u8(240) + u32(g)
-def bits(b): return u8(0 if b == 32 else 112) if b in (16, 32) else u8(240) + u32(b)
+def bits(b): return u8({32: 0, 16: 112, 8: 200}[b]) if b in (8, 16, 32) else u8(240) + u32(b)
 def seedv(v): return u8(4) + u64(v)
 def runtime(isa=None, threads=0): return u8(0x40 + isa if isa is not None else 0) + u8(threads)
 def layout(mode=0, mis=0, a=0, b=1, shift=0): return u8(mode) + u8(mis) + u8(a) + u8(b) + u16(shift)
@@ -127,6 +127,15 @@ add('view-mask', callview('mview', 11, 45, (0, 0, 2), 0, 8))
 add('view-mask-end', callview('mview', 3, 7, (0, 0, 0), 0, 3, off=offset(200, 0, u8(1)), g=1))
 add('view-short-index-ld', callview('fview', 4, 30, (0, 0, 0), 0, 210))
 add('view-huge-index-ld', callview('fview', 4, 30, (0, 0, 0), 1, 250, extra=u8(2) + u64(0)))
+# 8-bit thresholds (issue 14).
+for op in ['forward', 'forward_mask', 'mask', 'f16', 'f64', 'bias']:
+    for g in (0, 1):
+        if op == 'bias':
+            add(f'{op}-g{g}-b8', call2d('bias', 9, 64, (0, 0, 0), g=g, b=8))
+        else:
+            add(f'{op}-g{g}-b8', call(op, n_small(1000 + 64 * g + 7), g=g, b=8))
+add('forward_mask-b8-offset3', call('forward_mask', n_small(300), b=8, off=offset(0, 0, u16(3))))
+add('view-f32-b8', callview('fview', 9, 100, (0, 0, 0), 0, 7, b=8))
 for name, data in seeds.items():
     open(os.path.join(out, name), 'wb').write(data)
 print(len(seeds), 'seeds,', sum(len(d) for d in seeds.values()), 'bytes')

@@ -94,7 +94,7 @@ inline u32 word(const simdrop_params& p, u64 k) {
   return p.generator == SIMDROP_PHILOX4X32_10 ? philox_word(p.seed, p.stream, k) : xoshiro_word(p.seed, p.stream, k);
 }
 
-inline double two_to_the(u32 bits) { return bits == 32 ? 4294967296.0 : 65536.0; }
+inline double two_to_the(u32 bits) { return bits == 32 ? 4294967296.0 : bits == 16 ? 65536.0 : 256.0; }
 
 // T = floor(keep_prob * 2^bits + 0.5), in double.
 inline u64 threshold(float keep_prob, u32 bits) {
@@ -110,10 +110,17 @@ inline float scale(float keep_prob, u32 bits) {
 inline bool keep(const simdrop_params& p, u64 g) {
   const u64 t = threshold(p.keep_prob, p.threshold_bits);
   if (p.threshold_bits == 32) return u64(word(p, g)) < t;
-  const u64 k = (g / 32) * 16 + g % 16;
-  const u64 h = (g / 16) % 2;
-  const u32 w = word(p, k);
-  const u32 u = h ? (w >> 16) : (w & 0xFFFFu);
+  if (p.threshold_bits == 16) {
+    const u64 k = (g / 32) * 16 + g % 16;
+    const u64 h = (g / 16) % 2;
+    const u32 w = word(p, k);
+    const u32 u = h ? (w >> 16) : (w & 0xFFFFu);
+    return u64(u) < t;
+  }
+  // 8 bits: k = (g / 64) * 16 + g % 16, b = (g / 16) % 4, u = (W[k] >> (8*b)) & 0xFF.
+  const u64 k = (g / 64) * 16 + g % 16;
+  const u64 b = (g / 16) % 4;
+  const u32 u = (word(p, k) >> (8 * b)) & 0xFFu;
   return u64(u) < t;
 }
 

@@ -1,4 +1,4 @@
-// The four generator x threshold-width combinations every contract test runs,
+// The six generator x threshold-width combinations every contract test runs,
 // and a parameter set built from one of them.
 #pragma once
 
@@ -19,6 +19,8 @@ inline constexpr generator_width all_generator_widths[] = {
     {SIMDROP_PHILOX4X32_10, 16, "philox/16"},
     {SIMDROP_XOSHIRO128PP, 32, "xoshiro/32"},
     {SIMDROP_XOSHIRO128PP, 16, "xoshiro/16"},
+    {SIMDROP_PHILOX4X32_10, 8, "philox/8"},
+    {SIMDROP_XOSHIRO128PP, 8, "xoshiro/8"},
 };
 
 inline simdrop_params make_params(float keep_prob, std::uint64_t seed, std::uint64_t stream, std::uint64_t offset,

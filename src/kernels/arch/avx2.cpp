@@ -55,6 +55,14 @@ struct ops {
     low = below(w << 16, t_high);
     high = below(w, t_high);
   }
+  // Byte b of each lane against T: the byte moved to the top of the lane,
+  // compared with T << 24 (the bits below it cannot change the outcome).
+  static void decide8(const u32& w, const u32& t_top, const u32&, b32 (&keep)[4]) {
+    keep[0] = below(w << 24, t_top);
+    keep[1] = below(w << 16, t_top);
+    keep[2] = below(w << 8, t_top);
+    keep[3] = below(w, t_top);
+  }
   static uint32_t to_bits(const b32& keep) {
     return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(keep)));
   }

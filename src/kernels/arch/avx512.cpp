@@ -51,6 +51,12 @@ struct ops {
     low = b32(__mmask16(_pext_u32(bits, 0x55555555u)));
     high = b32(__mmask16(_pext_u32(bits, 0xAAAAAAAAu)));
   }
+  // 8-bit decisions: one compare of the 64 bytes (byte b of lane i at bit
+  // 4i + b), split into four 16-lane masks by pext.
+  static void decide8(const u32& w, const u32&, const u32& t_bytes, b32 (&keep)[4]) {
+    const uint64_t bits = _mm512_cmplt_epu8_mask(w, t_bytes);
+    for (unsigned b = 0; b < 4; ++b) keep[b] = b32(__mmask16(_pext_u64(bits, 0x1111111111111111ull << b)));
+  }
   static uint32_t to_bits(const b32& keep) { return uint32_t(keep.data); }
   static fb32 as_float(const b32& keep) { return fb32(keep.data); }
   static fb32 bits_to_mask(uint32_t bits) { return fb32(__mmask16(bits)); }
