@@ -524,8 +524,21 @@ at::Tensor dropout_autograd(const at::Tensor& input, double keep_prob, int64_t s
   return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
                                     int64_t(Kind::elementwise), false);
 }
+// An in-place call with nothing to differentiate skips the autograd Function
+// (whose output would then be a view of the input, not the input itself) and
+// bumps the version counter, as PyTorch's ADInplaceOrView kernels do.
+bool records_graph(const at::Tensor& self) { return at::GradMode::is_enabled() && self.requires_grad(); }
+
 at::Tensor dropout_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
                                     int64_t offset, c10::string_view generator, int64_t threshold_bits) {
+  if (!records_graph(self)) {
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      dropout_op(false, true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits);
+    }
+    torch::autograd::impl::bump_version(self);
+    return self;
+  }
   return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits,
                                     int64_t(Kind::elementwise), true);
 }
@@ -536,6 +549,14 @@ at::Tensor dropout2d_autograd(const at::Tensor& input, double keep_prob, int64_t
 }
 at::Tensor dropout2d_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
                                       int64_t offset, c10::string_view generator, int64_t threshold_bits) {
+  if (!records_graph(self)) {
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      dropout_op(true, true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits);
+    }
+    torch::autograd::impl::bump_version(self);
+    return self;
+  }
   return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits,
                                     int64_t(Kind::channels), true);
 }
@@ -549,6 +570,16 @@ std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_autograd(const at::Tenso
                                                                  int64_t seed, int64_t stream, int64_t offset,
                                                                  c10::string_view generator,
                                                                  int64_t threshold_bits) {
+  if (!records_graph(self)) {
+    at::Tensor mask;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      mask = std::get<1>(
+          dropout_mask_op(true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits));
+    }
+    torch::autograd::impl::bump_version(self);
+    return {self, mask};
+  }
   auto outputs = StoredMaskDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, true);
   return {outputs[0], outputs[1]};
 }
