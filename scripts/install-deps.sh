@@ -9,6 +9,9 @@
 #   libomp-dev clang libclang-rt-14-dev   OpenMP for clang, sanitizer and libFuzzer runtimes
 #   g++-aarch64-linux-gnu qemu-user       aarch64 cross build, run under qemu-aarch64
 #   python3 python3-numpy python3-matplotlib python3-torch   the benchmark report and its PyTorch peer
+#   python3-dev python3-pybind11 pybind11-dev libtorch-dev python3-pytest python3-sklearn
+#                                  the Python package (numpy module, PyTorch extension), its
+#                                  tests and the digits example (SIMDROP_BUILD_PYTHON=ON)
 #
 # Nothing is done when every package is already installed (so it works offline
 # and without root on a prepared machine). Otherwise it runs apt-get update and
@@ -24,6 +27,7 @@ packages=(
   libomp-dev clang libclang-rt-14-dev
   g++-aarch64-linux-gnu qemu-user
   python3 python3-numpy python3-matplotlib python3-torch
+  python3-dev python3-pybind11 pybind11-dev libtorch-dev python3-pytest python3-sklearn
 )
 
 if [[ "${SIMDROP_SKIP_DEPS:-0}" == "1" ]]; then
