@@ -56,6 +56,8 @@ _TWO_63 = 1 << 63
 
 def _int64_bits(value, name):
     """A 64-bit unsigned value (or a negative int64) as the int64 with the same bits."""
+    if type(value) is int and -_TWO_63 <= value < _TWO_63:
+        return value
     if isinstance(value, torch.Tensor):
         value = int(value)
     if not isinstance(value, int):
@@ -74,6 +76,8 @@ def _check_p(p):
 
 
 def _check_options(generator, threshold_bits):
+    if type(generator) is str and type(threshold_bits) is int and 0 <= threshold_bits < (1 << 32):
+        return
     if not isinstance(generator, str):
         raise TypeError("generator must be a str (\"philox\" or \"xoshiro\"), not %s" % type(generator).__name__)
     if isinstance(threshold_bits, bool) or not isinstance(threshold_bits, int):
@@ -85,7 +89,7 @@ def _check_options(generator, threshold_bits):
 def _check_tensor(tensor, name="input"):
     if not isinstance(tensor, torch.Tensor):
         raise TypeError("%s must be a torch.Tensor, not %s" % (name, type(tensor).__name__))
-    if tensor.device.type != "cpu":
+    if not tensor.is_cpu:
         raise ValueError("simdrop.torch: %s is on device %s; only CPU tensors are supported" % (name, tensor.device))
 
 

@@ -519,16 +519,21 @@ struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
   }
 };
 
+// A call with nothing to differentiate skips the autograd Function: cheaper, and
+// for an in-place call the output is then the input itself (not a view of it);
+// in-place calls then bump the version counter, as PyTorch's ADInplaceOrView
+// kernels do.
+bool records_graph(const at::Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
+
 at::Tensor dropout_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
                             c10::string_view generator, int64_t threshold_bits) {
+  if (!records_graph(input)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return dropout_op(false, false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+  }
   return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
                                     int64_t(Kind::elementwise), false);
 }
-// An in-place call with nothing to differentiate skips the autograd Function
-// (whose output would then be a view of the input, not the input itself) and
-// bumps the version counter, as PyTorch's ADInplaceOrView kernels do.
-bool records_graph(const at::Tensor& self) { return at::GradMode::is_enabled() && self.requires_grad(); }
-
 at::Tensor dropout_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
                                     int64_t offset, c10::string_view generator, int64_t threshold_bits) {
   if (!records_graph(self)) {
@@ -544,6 +549,10 @@ at::Tensor dropout_inplace_autograd(const at::Tensor& self, double keep_prob, in
 }
 at::Tensor dropout2d_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream,
                               int64_t offset, c10::string_view generator, int64_t threshold_bits) {
+  if (!records_graph(input)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return dropout_op(true, false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+  }
   return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
                                     int64_t(Kind::channels), false);
 }
@@ -563,6 +572,10 @@ at::Tensor dropout2d_inplace_autograd(const at::Tensor& self, double keep_prob, 
 std::tuple<at::Tensor, at::Tensor> dropout_mask_autograd(const at::Tensor& input, double keep_prob, int64_t seed,
                                                          int64_t stream, int64_t offset, c10::string_view generator,
                                                          int64_t threshold_bits) {
+  if (!records_graph(input)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return dropout_mask_op(false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+  }
   auto outputs = StoredMaskDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, false);
   return {outputs[0], outputs[1]};
 }
@@ -585,11 +598,19 @@ std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_autograd(const at::Tenso
 }
 at::Tensor dropout_backward_mask_autograd(const at::Tensor& grad, const at::Tensor& mask, double keep_prob,
                                           int64_t threshold_bits) {
+  if (!records_graph(grad)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return backward_mask_op().call(grad, mask, keep_prob, threshold_bits);
+  }
   return MaskedBackward::apply(grad, mask, keep_prob, threshold_bits);
 }
 at::Tensor bias_dropout_add_autograd(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual,
                                      double keep_prob, int64_t seed, int64_t stream, int64_t offset,
                                      c10::string_view generator, int64_t threshold_bits) {
+  if (!records_graph(x) && !records_graph(bias) && !records_graph(residual)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return bias_dropout_add_op().call(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits);
+  }
   return BiasDropoutAdd::apply(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits);
 }
 
