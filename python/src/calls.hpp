@@ -5,6 +5,7 @@
 // Shared by the numpy module and the PyTorch extension.
 #pragma once
 
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,15 @@ inline const char* dtype_name(DType t) {
     case DType::bf16: return "bfloat16";
   }
   return "?";
+}
+
+// A keep probability given as a double, rounded to the float simdrop_params holds
+// (to nearest); values beyond float's range become infinities (for the C library
+// to reject) instead of an undefined conversion.
+inline float keep_prob_to_float(double keep_prob) {
+  if (keep_prob > double(FLT_MAX)) return INFINITY;
+  if (keep_prob < -double(FLT_MAX)) return -INFINITY;
+  return float(keep_prob);
 }
 
 // ---------------------------------------------------------------- the C calls, by type

@@ -86,7 +86,7 @@ simdrop_params make_params(py::handle keep_prob, py::handle seed, py::handle str
   simdrop_params p = simdrop_params_default(1.0f, 0);
   const double keep = PyFloat_AsDouble(keep_prob.ptr());
   if (keep == -1.0 && PyErr_Occurred()) throw py::error_already_set();
-  p.keep_prob = float(keep);
+  p.keep_prob = keep_prob_to_float(keep);
   p.seed = to_u64(seed, "seed");
   p.stream = to_u64(stream, "stream");
   p.offset = to_u64(offset, "offset");

@@ -73,7 +73,7 @@ void check_status(int status) { TORCH_CHECK_VALUE(status == SIMDROP_OK, simdrop_
 
 simdrop_params make_params(double keep_prob, int64_t seed, int64_t stream, int64_t offset, c10::string_view generator,
                            int64_t threshold_bits) {
-  simdrop_params p = simdrop_params_default(float(keep_prob), uint64_t(seed));
+  simdrop_params p = simdrop_params_default(simdrop_python::keep_prob_to_float(keep_prob), uint64_t(seed));
   p.stream = uint64_t(stream);
   p.offset = uint64_t(offset);
   if (generator == "philox") {

@@ -305,6 +305,8 @@ def test_bad_input_raises_and_writes_nothing(function):
         (ValueError, r"keep_prob must be a number in \[0, 1\]", dict(keep_prob=1.5)),
         (ValueError, r"keep_prob must be a number in \[0, 1\]", dict(keep_prob=float("nan"))),
         (ValueError, r"keep_prob must be a number in \[0, 1\]", dict(keep_prob=float("inf"))),
+        (ValueError, r"keep_prob must be a number in \[0, 1\]", dict(keep_prob=1e300)),
+        (ValueError, r"keep_prob must be a number in \[0, 1\]", dict(keep_prob=-1e300)),
         (TypeError, "", dict(keep_prob="0.5")),
         (ValueError, "unknown generator", dict(generator="mt19937")),
         (TypeError, "generator must be a str", dict(generator=1)),

@@ -403,8 +403,9 @@ def test_bad_input_raises_and_writes_nothing():
 def test_ops_reject_bad_input_themselves():
     x = sample(64, torch.float32)
     ops = torch.ops.simdrop
-    with pytest.raises(ValueError, match="keep_prob must be a number"):
-        ops.dropout(x, 1.5, 1, 0, 0, "philox", 32)
+    for keep_prob in (1.5, -1e300, 1e300, float("nan")):
+        with pytest.raises(ValueError, match="keep_prob must be a number"):
+            ops.dropout(x, keep_prob, 1, 0, 0, "philox", 32)
     with pytest.raises(ValueError, match="unknown generator"):
         ops.dropout2d(x.view(4, 4, 4), 0.5, 1, 0, 0, "aes", 32)
     with pytest.raises(TypeError, match="unsupported dtype"):
