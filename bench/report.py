@@ -6,6 +6,9 @@ Reads:
             --benchmark_out=...); with --benchmark_repetitions=N the "median"
             aggregate of each row is used, else the row itself
   --peer    bench/peers/torch_dropout.py's JSON (optional; missing or empty is fine)
+  --python  bench/peers/simdrop_python.py's JSON (optional): the Python and PyTorch
+            rows, a section of their own; with --python-only, only that section is
+            printed (and written to --out-dir/python.md), without --gbench
 Writes into --out-dir:
   report.md       per size: simdrop's best row and its Philox 32-bit rows, the
                   naive loops, PyTorch and the copy roof, with G elements/s, GB/s,
@@ -410,14 +413,142 @@ def plot(results, path):
     return None
 
 
+# ---------------------------------------------------------------- the Python rows
+
+PYTHON_TARGETS = (
+    # (group, n, dtype, minimum ratio to PyTorch, label)
+    ("torch/forward_backward", 4 << 20, "float32", 20.0, "forward + backward at 4M float32"),
+    ("torch/forward_backward", 64 << 10, "float32", 5.0, "forward + backward at 64K float32"),
+)
+
+
+def python_section(document):
+    """Markdown lines for bench/peers/simdrop_python.py's rows."""
+    rows = document.get("rows", [])
+    context = document.get("context", {})
+    out = []
+    if not rows:
+        return ["No Python rows (%s)." % document.get("unavailable", "empty file")]
+
+    def find(group, impl, dtype, n, threads):
+        for r in rows:
+            if (r["group"], r["impl"], r["dtype"], r["n"], r["threads"]) == (group, impl, dtype, n, threads):
+                return r
+        return None
+
+    out.append("PyTorch %s, numpy %s, simdrop implementation %s; keep_prob %s (p = %g); medians of %s "
+               "alternating rounds of at least %s s per contender; `%s`."
+               % (context.get("torch_version", "?"), context.get("numpy_version", "?"),
+                  context.get("simdrop_isa", "?"), context.get("keep_prob", "?"),
+                  1.0 - float(context.get("keep_prob", 0.9)), context.get("repeats", "?"),
+                  context.get("min_time", "?"), context.get("command", "?")))
+    impls = [i for i in ("simdrop", "simdrop-xoshiro16") if any(r["impl"] == i for r in rows)]
+    names = {"simdrop": "simdrop (Philox 32-bit)", "simdrop-xoshiro16": "simdrop (xoshiro 16-bit)"}
+    for group, title in (("torch/forward", "Forward"), ("torch/forward_backward", "Forward + backward")):
+        configs = sorted({(r["dtype"] != "float32", r["n"], r["dtype"], r["threads"]) for r in rows
+                          if r["group"] == group})
+        if not configs:
+            continue
+        lines = []
+        for _, n, dtype, threads in configs:
+            torch_row = find(group, "pytorch", dtype, n, threads)
+            cells = [size_label(n), dtype, str(threads)]
+            cells.append("%s (%s µs)" % (num(torch_row["elements_per_second"] / 1e9),
+                                         num(torch_row["seconds_per_call"] * 1e6)) if torch_row else "–")
+            for impl in impls:
+                r = find(group, impl, dtype, n, threads)
+                if r is None:
+                    cells += ["–", "–"]
+                    continue
+                cells.append("%s (%s µs)" % (num(r["elements_per_second"] / 1e9), num(r["seconds_per_call"] * 1e6)))
+                cells.append(num(ratio(r["elements_per_second"], torch_row["elements_per_second"] if torch_row else None)))
+            lines.append(cells)
+        header = ["n", "dtype", "threads", "F.dropout G el/s (time)"]
+        for impl in impls:
+            header += [names[impl] + " G el/s (time)", "× PyTorch"]
+        out += ["", "#### %s: `simdrop.torch.dropout` against `torch.nn.functional.dropout`" % title, "",
+                markdown_table(header, lines)]
+    numpy_rows = [r for r in rows if r["group"] == "numpy/dropout"]
+    if numpy_rows:
+        lines = []
+        for threads in sorted({r["threads"] for r in numpy_rows}):
+            n = max(r["n"] for r in numpy_rows)
+            tutorial = find("numpy/dropout", "tutorial", "float32", n, threads)
+            cells = [size_label(n), str(threads), num(tutorial["elements_per_second"] / 1e9) if tutorial else "–"]
+            for impl in impls:
+                ours = find("numpy/dropout", impl, "float32", n, threads)
+                cells += [num(ours["elements_per_second"] / 1e9) if ours else "–",
+                          num(ratio(ours["elements_per_second"] if ours else None,
+                                    tutorial["elements_per_second"] if tutorial else None))]
+            lines.append(cells)
+        header = ["n", "threads", "tutorial G el/s"]
+        for impl in impls:
+            header += [names[impl] + " G el/s", "× tutorial"]
+        out += ["", "#### numpy: `simdrop.dropout(a, keep_prob, seed, out=a)` against the tutorial's three lines", "",
+                "`d = np.random.rand(*a.shape) < keep_prob; a *= d; a /= keep_prob` (a float32, in place; the "
+                "threads are simdrop's, numpy's random numbers are serial).", "",
+                markdown_table(header, lines)]
+    overhead = [r for r in rows if r["group"] == "overhead"]
+    if overhead:
+        out += ["", "#### Per-call overhead at 1 element (one thread)", "",
+                markdown_table(["call", "µs per call"], [[("`%s`" % r["impl"]) if r["impl"] != "pytorch" else
+                                                          "`torch.nn.functional.dropout`",
+                                                          num(r["seconds_per_call"] * 1e6)] for r in overhead])]
+    checks = []
+    for group, n, dtype, minimum, label in PYTHON_TARGETS:
+        for threads in sorted({r["threads"] for r in rows if r["group"] == group and r["n"] == n}):
+            torch_row = find(group, "pytorch", dtype, n, threads)
+            for impl in impls:
+                r = find(group, impl, dtype, n, threads)
+                if r and torch_row:
+                    x = r["elements_per_second"] / torch_row["elements_per_second"]
+                    checks.append("- %s, %d thread%s, %s: %s× PyTorch (target %s×): %s"
+                                  % (label, threads, "" if threads == 1 else "s", names[impl], num(x), num(minimum),
+                                     "met" if x >= minimum else "**not met**"))
+    for threads in sorted({r["threads"] for r in numpy_rows}):
+        n = max(r["n"] for r in numpy_rows)
+        tutorial = find("numpy/dropout", "tutorial", "float32", n, threads)
+        for impl in impls:
+            ours = find("numpy/dropout", impl, "float32", n, threads)
+            if tutorial and ours:
+                x = ours["elements_per_second"] / tutorial["elements_per_second"]
+                checks.append("- numpy at %s, %d thread%s, %s: %s× the tutorial's lines (target 30×): %s"
+                              % (size_label(n), threads, "" if threads == 1 else "s", names[impl], num(x),
+                                 "met" if x >= 30 else "**not met**"))
+    if checks:
+        out += ["", "#### Targets", ""] + checks
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description="Writes results/report.md and results/throughput.png.")
-    parser.add_argument("--gbench", required=True, help="simdrop_bench JSON")
+    parser.add_argument("--gbench", default=None, help="simdrop_bench JSON (required unless --python-only)")
     parser.add_argument("--peer", default=None, help="torch_dropout.py JSON (optional)")
     parser.add_argument("--out-dir", default="results")
     parser.add_argument("--command", default=None, help="the command that produced the numbers, for the record")
     parser.add_argument("--suite-seconds", type=float, default=None, help="wall time of the benchmark run, for the record")
+    parser.add_argument("--python", default=None, help="bench/peers/simdrop_python.py JSON (optional)")
+    parser.add_argument("--python-only", action="store_true", help="only the Python section (no --gbench)")
     args = parser.parse_args()
+
+    python_lines = None
+    if args.python and os.path.exists(args.python):
+        with open(args.python) as f:
+            python_lines = python_section(json.load(f))
+    if args.python_only:
+        if python_lines is None:
+            print("report.py: --python-only needs --python FILE", file=sys.stderr)
+            return 1
+        os.makedirs(args.out_dir, exist_ok=True)
+        text = "\n".join(["## Python and PyTorch", ""] + python_lines) + "\n"
+        with open(os.path.join(args.out_dir, "python.md"), "w") as f:
+            f.write(text)
+        print(text)
+        print("Wrote %s" % os.path.join(args.out_dir, "python.md"))
+        return 0
+    if not args.gbench:
+        print("report.py: --gbench is required (or --python-only)", file=sys.stderr)
+        return 1
 
     context, rows, errors = load_gbench(args.gbench)
     peer_context, peer_rows, peer_unavailable = load_peer(args.peer)
@@ -503,6 +634,8 @@ def main():
                "mask; `fill_u32`: the raw word stream; other rows as their bench_*.cpp file describes them. "
                "Here GB/s counts the bytes each call moves (8.125 per element with a mask, 4 for fill_u32, "
                "which only writes), so \"of roof\" compares real traffic with the 8-byte copy.", "", other]
+    if python_lines:
+        md += ["", "## Python and PyTorch", "", "bench/peers/simdrop_python.py, in the same run."] + python_lines
     md += ["", "## The copy roof", "", roof_table(results)]
     small = [(n, t) for n in results.sizes for t in results.threads if t > 1
              and results.best_roof(n, t) and results.best_roof(n, 1) and results.best_roof(n, t) < results.best_roof(n, 1)]

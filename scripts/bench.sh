@@ -4,25 +4,34 @@
 # Google Benchmark suite (about 5 minutes on 2 cores), times PyTorch's CPU
 # dropout beside it, and writes results/: the raw JSON, report.md and
 # throughput.png. Prints the table at the end. build-release/ is configured
-# for the benchmark alone (tests and examples off).
+# for the benchmark alone (tests and examples off) and the Python package
+# (SIMDROP_BUILD_PYTHON), whose rows (bench/peers/simdrop_python.py: simdrop.torch
+# against torch.nn.functional.dropout, simdrop against the tutorial's numpy lines,
+# per-call overhead) are a section of the report.
 #
 #   scripts/bench.sh           the full suite: 4K, 32K, 256K, 4M, 64M floats; 1 and all threads
 #   scripts/bench.sh --quick   about 30 seconds: 32K, 4M, 64M floats, one repetition,
 #                              into results/quick/ (the full report is left alone)
+#   scripts/bench.sh --python  only the Python rows (about 2 minutes), into results/python/
+#                              (python.json, python.md); the full report is left alone
 #
 # Environment: SIMDROP_BENCH_SIZES, SIMDROP_BENCH_THREADS and SIMDROP_BENCH_EXTRA_SIZES
 # override the suite's sizes and thread counts (see bench/bench_main.cpp);
 # SIMDROP_BENCH_RESULTS the output folder; SIMDROP_BENCH_JOBS the build's
-# parallelism (default: the number of CPUs). Arguments after -- go to simdrop_bench.
+# parallelism (default: the number of CPUs); SIMDROP_BENCH_PYTHON=0 leaves the
+# Python package and its rows out. Arguments after -- go to simdrop_bench.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 quick=0
+python_only=0
+with_python="${SIMDROP_BENCH_PYTHON:-1}"
 extra_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --python) python_only=1; with_python=1 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     --) shift; extra_args=("$@"); break ;;
     *) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -36,6 +45,7 @@ if [[ $quick -eq 1 ]]; then
   min_time=0.05
   torch_repeats=1
   torch_min_time=0.02
+  python_args=(--sizes 64K,4M --bf16-sizes 4M --repeats 3 --min-time 0.05)
   results="${SIMDROP_BENCH_RESULTS:-$root/results/quick}"
   command_line="scripts/bench.sh --quick"
 else
@@ -47,8 +57,13 @@ else
   min_time=0.2
   torch_repeats=5
   torch_min_time=0.1
+  python_args=(--repeats 5 --min-time 0.1)
   results="${SIMDROP_BENCH_RESULTS:-$root/results}"
   command_line="scripts/bench.sh"
+fi
+if [[ $python_only -eq 1 ]]; then
+  results="${SIMDROP_BENCH_RESULTS:-$root/results/python}"
+  command_line="scripts/bench.sh --python"
 fi
 threads="${SIMDROP_BENCH_THREADS:-1,all}"
 build="$root/build-release"
@@ -59,6 +74,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # ---- 1. Packages (only as root, only when something is missing) ----------
 packages=(cmake ninja-build g++ libxsimd-dev libbenchmark-dev libomp-dev catch2 librandom123-dev
           python3 python3-matplotlib python3-numpy python3-torch)
+[[ $with_python == 1 ]] && packages+=(python3-dev python3-pybind11 pybind11-dev libtorch-dev)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${packages[@]}"; do
@@ -85,12 +101,32 @@ python=/usr/bin/python3
 say "Building simdrop_bench (Release) in ${build#"$root"/}"
 generator=()
 if [[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-# Only what the benchmark needs: the library (SIMD on, as by default) and simdrop_bench.
+# Only what the benchmark needs: the library (SIMD on, as by default), simdrop_bench
+# and, unless SIMDROP_BENCH_PYTHON=0, the Python package.
+python_flag=OFF
+targets=(simdrop_bench)
+if [[ $with_python == 1 ]]; then python_flag=ON; targets+=(simdrop_python_package); fi
+[[ $python_only -eq 1 ]] && targets=(simdrop_python_package)
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DSIMDROP_BUILD_BENCHMARKS=ON \
-  -DSIMDROP_BUILD_TESTS=OFF -DSIMDROP_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" --target simdrop_bench -j "${SIMDROP_BENCH_JOBS:-$(nproc)}"
+  -DSIMDROP_BUILD_TESTS=OFF -DSIMDROP_BUILD_EXAMPLES=OFF -DSIMDROP_BUILD_PYTHON=$python_flag >/dev/null
+cmake --build "$build" --target "${targets[@]}" -j "${SIMDROP_BENCH_JOBS:-$(nproc)}"
 bench="$build/bench/simdrop_bench"
 build_seconds=$((SECONDS - started))
+
+run_python_rows() {  # <all-threads> <output json>
+  say "Timing simdrop's Python package against PyTorch and numpy (threads $threads)"
+  PYTHONPATH="$build/python" "$python" "$root/bench/peers/simdrop_python.py" --threads "$threads" \
+    --all-threads "$1" "${python_args[@]}" --out "$2"
+}
+
+if [[ $python_only -eq 1 ]]; then
+  mkdir -p "$results"
+  python_started=$SECONDS
+  run_python_rows "$(nproc)" "$results/python.json"
+  "$python" "$root/bench/report.py" --python "$results/python.json" --python-only --out-dir "$results"
+  echo "bench.sh: build ${build_seconds} s, Python rows $((SECONDS - python_started)) s; results in ${results#"$root"/}/"
+  exit 0
+fi
 
 # ---- 3. The suite ----------------------------------------------------------
 mkdir -p "$results"
@@ -118,11 +154,21 @@ torch_started=$SECONDS
   --keep-prob 0.9 --repeats "$torch_repeats" --min-time "$torch_min_time" --out "$results/torch_dropout.json"
 torch_seconds=$((SECONDS - torch_started))
 
-# ---- 5. The report -----------------------------------------------------------
+# ---- 5. The Python package beside them ---------------------------------------
+python_report=()
+python_seconds=0
+if [[ $with_python == 1 ]]; then
+  python_started=$SECONDS
+  run_python_rows "$all_threads" "$results/python.json"
+  python_report=(--python "$results/python.json")
+  python_seconds=$((SECONDS - python_started))
+fi
+
+# ---- 6. The report -----------------------------------------------------------
 say "Report"
 "$python" "$root/bench/report.py" --gbench "$json" --peer "$results/torch_dropout.json" --out-dir "$results" \
-  --command "$command_line" --suite-seconds "$suite_seconds"
+  --command "$command_line" --suite-seconds "$suite_seconds" "${python_report[@]}"
 
 echo
-echo "bench.sh: build ${build_seconds} s, simdrop_bench ${suite_seconds} s, PyTorch ${torch_seconds} s, total $((SECONDS - started)) s"
+echo "bench.sh: build ${build_seconds} s, simdrop_bench ${suite_seconds} s, PyTorch ${torch_seconds} s, Python ${python_seconds} s, total $((SECONDS - started)) s"
 echo "bench.sh: results in ${results#"$root"/}/ (simdrop_bench.json, torch_dropout.json, report.md, throughput.png)"

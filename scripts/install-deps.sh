@@ -11,6 +11,9 @@
 #   pkgconf                        the pkg-config consumer test
 #   valgrind                       a CPU without AVX-512 (first_use_without_avx512), instruction counts
 #   python3 python3-numpy python3-matplotlib python3-torch   the benchmark report and its PyTorch peer
+#   python3-dev python3-pybind11 pybind11-dev libtorch-dev python3-pytest python3-sklearn
+#                                  the Python package (numpy module, PyTorch extension), its
+#                                  tests and the digits example (SIMDROP_BUILD_PYTHON=ON)
 #
 # Nothing is done when every package is already installed (so it works offline
 # and without root on a prepared machine). Otherwise it runs apt-get update and
@@ -27,6 +30,7 @@ packages=(
   g++-aarch64-linux-gnu qemu-user
   valgrind pkgconf
   python3 python3-numpy python3-matplotlib python3-torch
+  python3-dev python3-pybind11 pybind11-dev libtorch-dev python3-pytest python3-sklearn
 )
 
 if [[ "${SIMDROP_SKIP_DEPS:-0}" == "1" ]]; then

@@ -4,7 +4,8 @@
 #
 #   1. deps     scripts/install-deps.sh (apt-get, only when something is missing)
 #   2. native   Release build with -Wall -Wextra in build-test/, then the whole
-#               ctest suite (unit, contract, statistics, C API, packaging)
+#               ctest suite (unit, contract, statistics, C API, packaging, and the
+#               Python package's pytest suite: -DSIMDROP_BUILD_PYTHON=ON)
 #   3. aarch64  cross build with cmake/toolchains/aarch64-linux-gnu.cmake in
 #               build-aarch64/, then the whole ctest suite under qemu-aarch64
 #               (CMAKE_CROSSCOMPILING_EMULATOR), where "neon" is the active implementation
@@ -107,7 +108,7 @@ deps() { bash "$root/scripts/install-deps.sh"; }
 
 native() {
   if [[ $clean -eq 1 ]]; then rm -rf "$native_build" || return; fi
-  cmake -S "$root" -B "$native_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  cmake -S "$root" -B "$native_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DSIMDROP_BUILD_PYTHON=ON \
     -DCMAKE_C_FLAGS="$warning_flags" -DCMAKE_CXX_FLAGS="$warning_flags" || return
   cmake --build "$native_build" --parallel "$jobs" || return
   ctest --test-dir "$native_build" --output-on-failure --no-tests=error --parallel "$jobs"

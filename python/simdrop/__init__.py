@@ -1,0 +1,122 @@
+"""simdrop: fused, deterministic inverted dropout on the CPU, for numpy.
+
+    y = simdrop.dropout(x, keep_prob=0.9, seed=1234)
+    dx = simdrop.dropout_backward(dy, 0.9, 1234)        # regenerates the same decisions
+
+Whether the element at logical C-order position i of an array is kept is a
+pure function of (generator, seed, stream, offset + i, threshold_bits,
+keep_prob) -- the stream contract of simdrop's docs/stream.md -- whatever the
+array's strides, the instruction set or the number of threads. docs/python.md
+documents every call; simdrop.torch (imported on its own, it needs PyTorch)
+has the PyTorch ops and modules.
+
+Integers seed, stream and offset are 64-bit: values in [0, 2^64) are taken as
+they are and values in [-2^63, 0) as their two's complement (the bits of a
+torch int64). `import simdrop` does not import torch.
+"""
+from . import _simdrop as _ext
+
+__all__ = [
+    "dropout", "dropout_backward", "mask", "fill_u32",
+    "set_isa", "active_isa", "isa_names", "isa_supported", "last_call_isa",
+    "set_num_threads", "get_num_threads",
+]
+
+version = tuple(_ext.version)
+__version__ = "%d.%d.%d" % version
+
+
+def dropout(x, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32,
+            out=None, return_mask=False):
+    """Inverted dropout of x: kept elements are x * s, dropped ones +0.
+
+    x: float32, float64 or float16 array (anything numpy.asarray takes).
+    keep_prob: the probability of keeping an element, in [0, 1] (rounded to float32).
+    The element at C-order position i has global index offset + i.
+    generator: "philox" or "xoshiro"; threshold_bits: what the C library accepts (16 or 32).
+    out: an array of x's shape and dtype to write into (out=x works in place).
+    return_mask: also return the mask, np.uint8 of ceil(n/8) bytes, bit i % 8 of
+    byte i // 8 set when element i is kept.
+    Returns y, or (y, mask).
+    """
+    return _ext.dropout(x, keep_prob, seed, stream, offset, generator, threshold_bits, out, bool(return_mask))
+
+
+def dropout_backward(dy, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32,
+                     mask=None, out=None):
+    """Gradient of dropout: dx = keep ? dy * s : +0.
+
+    Regenerates the decisions from the forward call's parameters, or, when mask
+    is given (the forward's np.uint8 mask of ceil(n/8) bytes), uses its bits;
+    then seed, stream, offset and generator are checked but unused.
+    """
+    return _ext.dropout_backward(dy, keep_prob, seed, stream, offset, generator, threshold_bits, mask, out)
+
+
+def mask(n, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32):
+    """The keep bits of elements offset .. offset + n - 1: np.uint8, ceil(n/8) bytes.
+
+    np.unpackbits(m, bitorder="little")[:n] gives one 0/1 per element.
+    """
+    return _ext.mask(n, keep_prob, seed, stream, offset, generator, threshold_bits)
+
+
+def fill_u32(n, seed, *, stream=0, offset=0, generator="philox"):
+    """The generator's raw 32-bit words W[offset + i], i < n, as np.uint32."""
+    return _ext.fill_u32(n, seed, stream, offset, generator)
+
+
+# ---- process-wide switches -------------------------------------------------
+# simdrop.torch's extension holds its own copy of the C library (each binary
+# module links it statically), so the switches are applied to every loaded copy.
+_forced_isa = None
+_switch_listeners = []
+
+
+def set_isa(name):
+    """Forces an implementation ("scalar", "avx2", "avx512", "neon"); "auto" returns to detection."""
+    global _forced_isa
+    _ext.set_isa(name)
+    _forced_isa = None if name == "auto" else name
+    for listener in _switch_listeners:
+        listener("isa", name)
+
+
+def active_isa():
+    """The implementation calls use now."""
+    return _ext.active_isa()
+
+
+def last_call_isa():
+    """The implementation that ran this thread's last call ("" before the first)."""
+    return _ext.last_call_isa()
+
+
+def isa_names():
+    """The implementations compiled in, best first."""
+    return list(_ext.isa_names())
+
+
+def isa_supported(name):
+    """Whether this CPU and build can run the implementation `name`."""
+    return bool(_ext.isa_supported(name))
+
+
+def set_num_threads(n):
+    """Threads one call may use; 0 (the default) means OpenMP's default for the calling thread."""
+    _ext.set_num_threads(n)
+    for listener in _switch_listeners:
+        listener("threads", n)
+
+
+def get_num_threads():
+    """The value last given to set_num_threads (0: OpenMP's default)."""
+    return _ext.get_num_threads()
+
+
+def __getattr__(name):
+    # simdrop.torch without an explicit import (PEP 562); `import simdrop` alone never imports torch.
+    if name == "torch":
+        import importlib
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError("module 'simdrop' has no attribute %r" % name)

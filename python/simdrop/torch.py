@@ -1,0 +1,227 @@
+"""simdrop.torch: simdrop's dropout for PyTorch (CPU tensors).
+
+    import simdrop.torch as sdt
+    y = sdt.dropout(x, p=0.1)                  # like torch.nn.functional.dropout
+    layer = sdt.Dropout(p=0.1)                 # like torch.nn.Dropout; scriptable
+    h = sdt.bias_dropout_add(x, bias, residual, p=0.1)
+
+`p` is the drop probability, as in torch.nn.functional.dropout; the keep
+probability handed to the C library is 1 - p, computed in double and rounded
+to float32. The element at logical C-order position i of a tensor has global
+index offset + i (whatever its strides), so the decisions are exactly those of
+simdrop.dropout(x.numpy(), 1 - p, seed, stream=stream, offset=offset, ...).
+
+Importing this module loads the extension _torch_ops.so, which registers the
+operators torch.ops.simdrop.* (with CPU and autograd kernels), so import it
+before torch.jit.load of a model that uses them. docs/python.md documents the
+ops, the seed and step rules and what each call accepts.
+"""
+import os
+
+import torch
+
+import simdrop as _simdrop
+
+__all__ = ["dropout", "Dropout", "Dropout2d", "bias_dropout_add"]
+
+torch.ops.load_library(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_torch_ops.so"))
+_ops = torch.ops.simdrop
+
+
+# ---- the process-wide switches of the extension's copy of the C library ----------
+def _apply_switch(kind, value):
+    if kind == "isa":
+        _ops._set_isa(value)
+    else:
+        _ops._set_num_threads(int(value))
+
+
+_simdrop._switch_listeners.append(_apply_switch)
+if _simdrop._forced_isa is not None:
+    _ops._set_isa(_simdrop._forced_isa)
+if _simdrop.get_num_threads() != 0:
+    _ops._set_num_threads(_simdrop.get_num_threads())
+
+
+def _runtime():
+    """The extension's view: (active implementation, this thread's last call's
+    implementation, simdrop.get_num_threads(), threads a call from this thread uses)."""
+    return tuple(_ops._runtime())
+
+
+# ---- arguments --------------------------------------------------------------------
+_TWO_64 = 1 << 64
+_TWO_63 = 1 << 63
+
+
+def _int64_bits(value, name):
+    """A 64-bit unsigned value (or a negative int64) as the int64 with the same bits."""
+    if type(value) is int and -_TWO_63 <= value < _TWO_63:
+        return value
+    if isinstance(value, torch.Tensor):
+        value = int(value)
+    if not isinstance(value, int):
+        try:
+            value = value.__index__()
+        except AttributeError:
+            raise TypeError("%s must be an integer, not %s" % (name, type(value).__name__)) from None
+    if not -_TWO_63 <= value < _TWO_64:
+        raise ValueError("%s must be an integer in [-2^63, 2^64)" % name)
+    return value - _TWO_64 if value >= _TWO_63 else value
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError("dropout probability has to be between 0 and 1, but got {}".format(p))
+
+
+def _check_options(generator, threshold_bits):
+    if type(generator) is str and type(threshold_bits) is int and 0 <= threshold_bits < (1 << 32):
+        return
+    if not isinstance(generator, str):
+        raise TypeError("generator must be a str (\"philox\" or \"xoshiro\"), not %s" % type(generator).__name__)
+    if isinstance(threshold_bits, bool) or not isinstance(threshold_bits, int):
+        raise TypeError("threshold_bits must be an int, not %s" % type(threshold_bits).__name__)
+    if not 0 <= threshold_bits < (1 << 32):
+        raise ValueError(_simdrop._ext.status_string(3))  # SIMDROP_ERR_THRESHOLD_BITS
+
+
+def _check_tensor(tensor, name="input"):
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError("%s must be a torch.Tensor, not %s" % (name, type(tensor).__name__))
+    if not tensor.is_cpu:
+        raise ValueError("simdrop.torch: %s is on device %s; only CPU tensors are supported" % (name, tensor.device))
+
+
+def _draw_seed():
+    """64 bits from torch's default CPU generator (torch.manual_seed makes them repeatable), as an int64."""
+    return int(torch.empty((), dtype=torch.int64).random_(-_TWO_63, None))
+
+
+# ---- functions ----------------------------------------------------------------------
+def dropout(input, p=0.5, training=True, inplace=False, *, seed=None, stream=None, offset=0,
+            generator="philox", threshold_bits=32):
+    """torch.nn.functional.dropout with simdrop's decisions.
+
+    seed=None draws a fresh 64-bit seed from torch's default CPU generator on
+    every call; stream=None is stream 0. Autograd regenerates the decisions in
+    backward: nothing of the input's size is saved.
+    """
+    _check_p(p)
+    if not training:
+        return input
+    _check_tensor(input)
+    _check_options(generator, threshold_bits)
+    seed = _draw_seed() if seed is None else _int64_bits(seed, "seed")
+    stream = 0 if stream is None else _int64_bits(stream, "stream")
+    offset = _int64_bits(offset, "offset")
+    op = _ops.dropout_ if inplace else _ops.dropout
+    return op(input, 1.0 - float(p), seed, stream, offset, generator, threshold_bits)
+
+
+def bias_dropout_add(x, bias, residual, p=0.5, training=True, *, seed=None, stream=None, offset=0,
+                     generator="philox", threshold_bits=32):
+    """residual + dropout(x + bias), fused in one pass for float32.
+
+    x: (..., cols); bias: (cols,); residual: x's shape; one dtype. Element i of
+    x + bias (C order) has global index offset + i. training=False returns
+    residual + (x + bias).
+    """
+    _check_p(p)
+    if not training:
+        return residual + (x + bias)
+    for tensor, name in ((x, "x"), (bias, "bias"), (residual, "residual")):
+        _check_tensor(tensor, name)
+    _check_options(generator, threshold_bits)
+    seed = _draw_seed() if seed is None else _int64_bits(seed, "seed")
+    stream = 0 if stream is None else _int64_bits(stream, "stream")
+    offset = _int64_bits(offset, "offset")
+    return _ops.bias_dropout_add(x, bias, residual, 1.0 - float(p), seed, stream, offset, generator, threshold_bits)
+
+
+# ---- modules ----------------------------------------------------------------------------
+class _SeededDropout(torch.nn.Module):
+    """State shared by the modules: the seed (drawn once) and the step counter, both buffers."""
+
+    def __init__(self, p, inplace, seed, generator, threshold_bits):
+        super().__init__()
+        _check_p(p)
+        _check_options(generator, threshold_bits)
+        self.p = float(p)
+        self.keep_prob = 1.0 - self.p
+        self.inplace = bool(inplace)
+        self.generator = generator
+        self.threshold_bits = int(threshold_bits)
+        # Let the C library judge the options now rather than at the first forward.
+        _simdrop.mask(0, self.keep_prob, 0, generator=generator, threshold_bits=threshold_bits)
+        seed = _draw_seed() if seed is None else _int64_bits(seed, "seed")
+        self.register_buffer("seed", torch.tensor(seed, dtype=torch.int64))
+        self.register_buffer("step", torch.tensor(0, dtype=torch.int64))
+
+    def extra_repr(self):
+        return "p={}, inplace={}, generator={!r}, threshold_bits={}".format(
+            self.p, self.inplace, self.generator, self.threshold_bits)
+
+
+class Dropout(_SeededDropout):
+    """torch.nn.Dropout with simdrop's decisions; TorchScript-able.
+
+    The seed is drawn once, at construction, from torch's default CPU generator
+    (or given); the training forward number k (k = 0, 1, ...) uses stream k and
+    offset 0, i.e. the decisions of simdrop.dropout(x, 1 - p, seed, stream=k).
+    `seed` and `step` are buffers, so state_dict() holds them and a resumed run
+    continues the mask sequence. save_mask=True keeps the 1-bit mask
+    (ceil(n/8) bytes) for backward instead of regenerating the decisions.
+    """
+
+    def __init__(self, p=0.5, inplace=False, *, seed=None, generator="philox", threshold_bits=32, save_mask=False):
+        super().__init__(p, inplace, seed, generator, threshold_bits)
+        self.save_mask = bool(save_mask)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return input
+        if input.device.type != "cpu":
+            raise ValueError("simdrop.torch.Dropout: only CPU tensors are supported")
+        seed = int(self.seed)
+        stream = int(self.step)
+        self.step.add_(1)
+        if self.save_mask:
+            if self.inplace:
+                return torch.ops.simdrop.dropout_mask_(input, self.keep_prob, seed, stream, 0, self.generator,
+                                                       self.threshold_bits)[0]
+            return torch.ops.simdrop.dropout_mask(input, self.keep_prob, seed, stream, 0, self.generator,
+                                                  self.threshold_bits)[0]
+        if self.inplace:
+            return torch.ops.simdrop.dropout_(input, self.keep_prob, seed, stream, 0, self.generator,
+                                              self.threshold_bits)
+        return torch.ops.simdrop.dropout(input, self.keep_prob, seed, stream, 0, self.generator, self.threshold_bits)
+
+    def extra_repr(self):
+        return super().extra_repr() + ", save_mask={}".format(self.save_mask)
+
+
+class Dropout2d(_SeededDropout):
+    """torch.nn.Dropout2d with simdrop's decisions: whole channels of (N, C, *) inputs.
+
+    The decision of channel (n, c) has global index n*C + c (offset 0), in
+    stream k for the training forward number k; contiguous and channels_last
+    inputs are processed in place of memory, others through a contiguous copy.
+    """
+
+    def __init__(self, p=0.5, inplace=False, *, seed=None, generator="philox", threshold_bits=32):
+        super().__init__(p, inplace, seed, generator, threshold_bits)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return input
+        if input.device.type != "cpu":
+            raise ValueError("simdrop.torch.Dropout2d: only CPU tensors are supported")
+        seed = int(self.seed)
+        stream = int(self.step)
+        self.step.add_(1)
+        if self.inplace:
+            return torch.ops.simdrop.dropout2d_(input, self.keep_prob, seed, stream, 0, self.generator,
+                                                self.threshold_bits)
+        return torch.ops.simdrop.dropout2d(input, self.keep_prob, seed, stream, 0, self.generator,
+                                           self.threshold_bits)
