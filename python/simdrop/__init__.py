@@ -33,7 +33,7 @@ def dropout(x, keep_prob, seed, *, stream=0, offset=0, generator="philox", thres
     x: float32, float64 or float16 array (anything numpy.asarray takes).
     keep_prob: the probability of keeping an element, in [0, 1] (rounded to float32).
     The element at C-order position i has global index offset + i.
-    generator: "philox" or "xoshiro"; threshold_bits: what the C library accepts (16 or 32).
+    generator: "philox" or "xoshiro"; threshold_bits: what the C library accepts (8, 16 or 32).
     out: an array of x's shape and dtype to write into (out=x works in place).
     return_mask: also return the mask, np.uint8 of ceil(n/8) bytes, bit i % 8 of
     byte i // 8 set when element i is kept.

@@ -115,6 +115,13 @@ def keep(n, keep_prob, seed, stream=0, offset=0, generator="philox", threshold_b
         w = words(k, seed, stream, generator).astype(np.uint64)
         u = np.where(high, w >> np.uint64(16), w & np.uint64(0xFFFF))
         return u < np.uint64(T)
+    if threshold_bits == 8:
+        # k = (g / 64) * 16 + g % 16, b = (g / 16) % 4, u = (W[k] >> (8*b)) & 0xFF.
+        k = (g // np.uint64(64)) * np.uint64(16) + g % np.uint64(16)
+        b = (g // np.uint64(16)) % np.uint64(4)
+        w = words(k, seed, stream, generator).astype(np.uint64)
+        u = (w >> (np.uint64(8) * b)) & np.uint64(0xFF)
+        return u < np.uint64(T)
     raise ValueError("threshold_bits %r" % threshold_bits)
 
 

@@ -11,7 +11,7 @@ import simdrop
 from conftest import supported_isas
 
 GENERATORS = ("philox", "xoshiro")
-WIDTHS = (32, 16)
+WIDTHS = (32, 16, 8)
 DTYPES = (np.float32, np.float64, np.float16)
 U64_MAX = (1 << 64) - 1
 

@@ -13,7 +13,7 @@ import simdrop.torch as sdt
 from conftest import supported_isas
 
 GENERATORS = ("philox", "xoshiro")
-WIDTHS = (32, 16)
+WIDTHS = (32, 16, 8)
 TORCH_DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 NUMPY_OF = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
 
