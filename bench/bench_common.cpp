@@ -3,6 +3,7 @@
 #include "bench_common.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -95,9 +96,18 @@ void add_row(const std::string& name, size_t n, int threads, double bytes_per_el
   row.n = n;
   row.order = current_order;
   row.sequence = pending_rows().size();
-  row.body = [n, bytes_per_element, body](benchmark::State& state) {
+  const bool is_copy = name.rfind("copy/", 0) == 0;
+  row.body = [n, threads, bytes_per_element, body, is_copy](benchmark::State& state) {
+    const auto start = std::chrono::steady_clock::now();
     body(state);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     set_throughput_counters(state, n, bytes_per_element);
+    if (is_copy || state.error_occurred() || state.iterations() == 0 || seconds <= 0) return;
+    // The roof right after this repetition, for about half its time (0.01-0.2 s).
+    const double row_gbps = double(n) * double(state.iterations()) * bytes_per_element / 1e9 / seconds;
+    const double roof = paired_copy_gbps(n, threads, std::min(0.2, std::max(0.01, seconds / 2)));
+    state.counters["paired_roof_GB_per_second"] = roof;
+    state.counters["paired_roof_fraction"] = roof > 0 ? row_gbps / roof : 0.0;
   };
   pending_rows().push_back(std::move(row));
 }

@@ -65,6 +65,15 @@ void add_row(const std::string& name, size_t n, int threads, double bytes_per_el
 // element) from the iterations done; call after the timing loop.
 void set_throughput_counters(benchmark::State& state, size_t n, double bytes_per_element);
 
+// The paired roof (bench_roof.cpp): the faster of the memcpy and streaming
+// copies of the same buffers at size n and `threads` threads, in GB/s (8
+// bytes per element), timed for about `seconds` right now. add_row times it
+// after every repetition of every row that is not itself a copy, and sets the
+// counters paired_roof_GB_per_second and paired_roof_fraction (the row's GB/s
+// over it): the fraction of a roof measured next to the row, repetition by
+// repetition, not minutes before (the roof of a shared machine moves).
+double paired_copy_gbps(size_t n, int threads, double seconds);
+
 // Forces implementation `isa` and `threads` OpenMP threads for simdrop calls;
 // on failure marks the row skipped with the reason and returns false.
 bool use_simdrop(benchmark::State& state, const char* isa, int threads);

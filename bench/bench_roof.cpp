@@ -8,6 +8,7 @@
 // With several threads the buffer is split into one contiguous chunk per
 // OpenMP thread, as simdrop splits a call.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 
@@ -87,5 +88,28 @@ void register_roof(const simdrop_bench::config& cfg) {
 }
 
 }  // namespace
+
+namespace simdrop_bench {
+
+double paired_copy_gbps(size_t n, int threads, double seconds) {
+  buffers& b = buffers_for(n);
+  double best = 0;
+  for (copy_range body : {memcpy_range, stream_range}) {
+    // At least three calls, and about half the time for each copy.
+    size_t calls = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    while (calls < 3 || elapsed < seconds / 2) {
+      threaded_copy(body, b.x, b.y, n, threads);
+      benchmark::ClobberMemory();
+      ++calls;
+      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    best = std::max(best, double(n) * double(calls) * 8.0 / 1e9 / elapsed);
+  }
+  return best;
+}
+
+}  // namespace simdrop_bench
 
 SIMDROP_BENCH_REGISTRAR(0, register_roof);

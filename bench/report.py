@@ -58,6 +58,7 @@ class Row:
         self.gbps = gbps  # GB/s as the row counts its bytes
         self.source = source
         self.roof_fraction = None
+        self.paired_fraction = None  # median of the per-repetition ratios to the copy timed beside it
         self.cv = None    # coefficient of variation of the time over repetitions, when known
 
     @property
@@ -98,6 +99,13 @@ def load_gbench(path):
         if eps is None or gbps is None:
             continue
         row = Row(fields, n, threads, float(eps), float(gbps), source)
+        if group["median"] is not None:
+            paired = group["median"].get("paired_roof_fraction")
+        else:
+            pairs = [r["paired_roof_fraction"] for r in group["runs"] if "paired_roof_fraction" in r]
+            paired = statistics.median(pairs) if pairs else None
+        if paired is not None:
+            row.paired_fraction = float(paired)
         if group["cv"] is not None and group["cv"].get("real_time") is not None:
             row.cv = float(group["cv"]["real_time"])
         rows.append(row)
@@ -115,6 +123,51 @@ def load_peer(path):
                         float(r["elements_per_second"]), float(r["GB_per_second"]),
                         "median of %d" % r.get("repeats", 0)))
     return document.get("context", {}), rows, document.get("unavailable")
+
+
+# Microarchitectures by (vendor, family, model), for the report's machine line.
+AMD_ZEN = [  # family, first model, last model, name
+    (0x17, 0x00, 0x2F, "Zen / Zen+"), (0x17, 0x30, 0xFF, "Zen 2"),
+    (0x19, 0x00, 0x0F, "Zen 3"), (0x19, 0x20, 0x2F, "Zen 3"), (0x19, 0x40, 0x5F, "Zen 3"),
+    (0x19, 0x10, 0x1F, "Zen 4"), (0x19, 0x60, 0x7F, "Zen 4"), (0x19, 0xA0, 0xAF, "Zen 4"),
+    (0x1A, 0x00, 0xFF, "Zen 5"),
+]
+INTEL_FAMILY_6 = {
+    0x55: "Skylake-SP / Cascade Lake", 0x6A: "Ice Lake-SP", 0x6C: "Ice Lake-D", 0x7D: "Ice Lake",
+    0x7E: "Ice Lake", 0x8C: "Tiger Lake", 0x8D: "Tiger Lake", 0x8F: "Sapphire Rapids",
+    0xCF: "Emerald Rapids", 0xAD: "Granite Rapids", 0xAE: "Granite Rapids", 0x97: "Alder Lake",
+    0x9A: "Alder Lake", 0xB7: "Raptor Lake", 0xBA: "Raptor Lake", 0xBF: "Raptor Lake",
+    0xAA: "Meteor Lake", 0xAC: "Meteor Lake", 0xC5: "Arrow Lake", 0xC6: "Arrow Lake",
+    0xBD: "Lunar Lake", 0x8E: "Kaby / Coffee / Whiskey Lake", 0x9E: "Kaby / Coffee Lake",
+    0xA5: "Comet Lake", 0xA6: "Comet Lake", 0x4E: "Skylake", 0x5E: "Skylake",
+}
+
+
+def cpu_identity():
+    """(vendor, family, model, microarchitecture) from /proc/cpuinfo; 'unknown' where not known."""
+    vendor, family, model = "unknown", None, None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "vendor_id" and vendor == "unknown":
+                    vendor = value
+                elif key == "cpu family" and family is None:
+                    family = int(value)
+                elif key == "model" and model is None:
+                    model = int(value)
+    except (OSError, ValueError):
+        pass
+    arch = "unknown"
+    if vendor == "AuthenticAMD" and family is not None and model is not None:
+        for f, lo, hi, name in AMD_ZEN:
+            if family == f and lo <= model <= hi:
+                arch = name
+                break
+    elif vendor == "GenuineIntel" and family == 6 and model is not None:
+        arch = INTEL_FAMILY_6.get(model, "unknown")
+    return vendor, family, model, arch
 
 
 def lscpu():
@@ -199,7 +252,14 @@ class Results:
         for r in rows:
             if r.call == "copy" and len(r.fields) >= 2 and r.fields[1] in ROOF_VARIANTS:
                 self.roof.setdefault((r.n, r.threads), {})[r.fields[1]] = r.gbps
+        # A row's fraction of the roof is its paired one (the copy timed right
+        # after each repetition, the median of the per-pair ratios) where the
+        # row has it, else its GB/s over the faster copy row of the same size
+        # and thread count (the copy rows themselves, and peers' rows).
         for r in self.rows:
+            if r.paired_fraction is not None:
+                r.roof_fraction = r.paired_fraction
+                continue
             best = self.best_roof(r.n, r.threads)
             r.roof_fraction = r.gbps / best if best else None
         self.sizes = sorted({r.n for r in rows})
@@ -575,8 +635,11 @@ def main():
     md = []
     md.append("# simdrop benchmark report")
     md.append("")
+    vendor, family, cpu_model, arch = cpu_identity()
     md.append("- Machine: %s, %s CPUs (%s cores per socket x %s sockets, %s threads per core); %s"
               % (model, cpus, cores, sockets, cpu.get("Thread(s) per core", "?"), caches or "caches unknown"))
+    md.append("- CPU: %s, family %s, model %s: microarchitecture %s"
+              % (vendor, family if family is not None else "?", cpu_model if cpu_model is not None else "?", arch))
     md.append("- Date: %s (benchmark start); load average at start: %s"
               % (date, ", ".join("%.2f" % x for x in context.get("load_avg", [])) or "unknown"))
     if args.command:
@@ -599,8 +662,10 @@ def main():
               "elements, out of place, keep_prob = %s (p = 0.1, the usual training value), no mask output, "
               "a new stream for every call. G elements/s is n divided by the time per call; GB/s counts "
               "8 bytes per element (read 4, write 4). The roof is the faster of two copies of the same "
-              "buffers at the same size and thread count, in the same run: `memcpy` and a loop of "
-              "streaming (non-temporal) stores. \"of roof\" is the row's GB/s over that roof; "
+              "buffers at the same size and thread count: `memcpy` and a loop of streaming (non-temporal) "
+              "stores. It is paired: after every repetition of a row the two copies are timed right away, "
+              "and \"of roof\" is the median over the repetitions of the row's GB/s over that pair's "
+              "roof (the copy rows' own fractions, and PyTorch's, are over the copy rows of the run); "
               "\"× naive (a)\" compares with the one-thread mt19937 loop at the same size, \"× PyTorch\" "
               "with PyTorch at the same thread count." % keep_prob)
     md.append("")
