@@ -83,6 +83,16 @@ struct ops {
   static void store_halves(uint16_t* p, const f32& v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
+  // bfloat16: widened by a shift; 8 lanes of values below 2^16 packed to 16 bits.
+  static f32 load_bf16(const uint16_t* p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+  static void store_bf16(uint16_t* p, const u32& v) {
+    const __m256i lanes = v;
+    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
+  }
   static void stream_store(float* p, const f32& v) { _mm256_stream_ps(p, v); }
   // The apply loops of the composed entries (kernels/apply_loops.hpp).
   static const detail::apply_loops& apply_loops() { return detail::avx2_apply_loops(); }

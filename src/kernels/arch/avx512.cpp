@@ -83,6 +83,15 @@ struct ops {
   static void store_halves(uint16_t* p, const f32& v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
+  // bfloat16: widened by a shift; 16 lanes of values below 2^16 narrowed by vpmovdw.
+  static f32 load_bf16(const uint16_t* p) {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    asm("" : "+v"(h));  // a plain load, as load_unfolded
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  static void store_bf16(uint16_t* p, const u32& v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(v));
+  }
   static void stream_store(float* p, const f32& v) { _mm512_stream_ps(p, v); }
   // The apply loops of the composed entries (kernels/apply_loops.hpp).
   static const detail::apply_loops& apply_loops() { return detail::avx512_apply_loops(); }

@@ -71,6 +71,9 @@ struct ops {
   // IEEE halves (AArch64 conversions, rounding per FPCR: to nearest even).
   static f32 load_halves(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static void store_halves(uint16_t* p, const f32& v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
+  // bfloat16: widened by a shift; 4 lanes of values below 2^16 narrowed.
+  static f32 load_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  static void store_bf16(uint16_t* p, const u32& v) { vst1_u16(p, vmovn_u32(v)); }
   static void stream_store(float* p, const f32& v) { v.store_unaligned(p); }
   // The apply loops of the composed entries (kernels/apply_loops.hpp).
   static const detail::apply_loops& apply_loops() { return detail::portable_apply_loops(); }
