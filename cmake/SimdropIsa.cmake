@@ -37,17 +37,17 @@ function(simdrop_add_isa_kernels library)
   if(SIMDROP_SIMD)
     if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
       simdrop_isa_object(avx2 SIMDROP_HAVE_AVX2
-        SOURCES avx2.cpp avx2_apply.cpp
+        SOURCES avx2.cpp avx2_masks.cpp avx2_halves.cpp avx2_fused.cpp avx2_apply.cpp
         FLAGS -mavx2 -mfma -mf16c)
       simdrop_isa_object(avx512 SIMDROP_HAVE_AVX512
-        SOURCES avx512.cpp avx512_apply.cpp
+        SOURCES avx512.cpp avx512_masks.cpp avx512_halves.cpp avx512_fused.cpp avx512_apply.cpp
         FLAGS -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -mbmi2)
       if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
         # g++ 12 warns falsely inside its own AVX-512 intrinsics header.
         target_compile_options(simdrop_isa_avx512 PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)
       endif()
     elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
-      simdrop_isa_object(neon SIMDROP_HAVE_NEON SOURCES neon.cpp)
+      simdrop_isa_object(neon SIMDROP_HAVE_NEON SOURCES neon.cpp neon_masks.cpp neon_halves.cpp neon_fused.cpp)
     endif()
   endif()
   foreach(t IN LISTS SIMDROP_ISA_TARGETS)

@@ -17,6 +17,17 @@
 #include "kernels/composed.hpp"
 #include "rng/philox.hpp"
 
+// The groups of table entries, one translation unit each per ISA (the unit
+// defines SIMDROP_ENTRIES before including its ISA's header; see
+// generic/entries.inc): the 1-D f32 forward and the table; mask bits, the
+// stored-mask backward, the word stream and the 2-D views; f16 and bf16; f64,
+// channels and the fused call.
+#define SIMDROP_ENTRIES_F32 1
+#define SIMDROP_ENTRIES_MASKS 2
+#define SIMDROP_ENTRIES_HALVES 4
+#define SIMDROP_ENTRIES_FUSED 8
+#define SIMDROP_ENTRIES_ALL 15
+
 // The generator, compare and store of one word register must fuse into one
 // loop body with the lane state in registers; GCC does not always inline the
 // visitors on its own.

@@ -1,0 +1,4 @@
+// The "neon" implementation's entries for mask bits, the stored-mask backward, the word stream, 2-D views
+// (one of its four translation units; see neon.hpp).
+#define SIMDROP_ENTRIES SIMDROP_ENTRIES_MASKS
+#include "kernels/arch/neon.hpp"
