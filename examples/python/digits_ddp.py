@@ -223,15 +223,15 @@ def main():
     labels = [label(w) for w in world_sizes]
     width = max(len(text) for text in labels) + 2
     print("\nmask hash per step (sha256 of both layers' masks over the whole batch, first 12 hex digits):")
-    print("%-10s" % "step" + "".join("%-*s" % (width, text) for text in labels))
+    print(("%-10s" % "step" + "".join("%-*s" % (width, text) for text in labels)).rstrip())
     shown = list(range(min(args.show_steps, steps)))
     if steps - 1 not in shown:
         shown.append(steps - 1)
     for step in shown:
         if step == shown[-1] and len(shown) > 1 and step != shown[-2] + 1:
-            print("%-10s" % "...")
-        print("%-10d" % step + "".join("%-*s" % (width, results[w]["hashes"][step]) for w in world_sizes))
-    print("%-10s" % "all steps" + "".join("%-*s" % (width, chain_hash(results[w]["hashes"])) for w in world_sizes))
+            print("...")
+        print(("%-10d" % step + "".join("%-*s" % (width, results[w]["hashes"][step]) for w in world_sizes)).rstrip())
+    print(("%-10s" % "all steps" + "".join("%-*s" % (width, chain_hash(results[w]["hashes"])) for w in world_sizes)).rstrip())
     reference = results[world_sizes[0]]
     same = sum(all(results[w]["hashes"][s] == reference["hashes"][s] for w in world_sizes) for s in range(steps))
     identical = same == steps

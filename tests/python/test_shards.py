@@ -391,3 +391,15 @@ def test_common_shards_are_one_c_call():
         assert plan(x[0, ::2], 0, None, None) == ("views", 1)
         assert plan(x[0, :, ::3], 0, None, None) == ("copy+flat", 1)
         assert plan(x.transpose(1, 0, 2)[:, 2:5, 34:67], 0, x.transpose(1, 0, 2).shape, (0, 2, 34)) == ("views", 6)
+
+
+def test_scripting_a_model_leaves_its_eager_modules_working():
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), sdt.Dropout(0.5, seed=3, save_mask=True))
+    scripted = torch.jit.script(model)
+    # torch.jit.script put the scriptable copy into the eager model: same class family, same buffers.
+    assert isinstance(model[1], sdt.Dropout) and model[1].seed is not None
+    x = t_sample((4, 8), torch.float32, seed=1)
+    eager_out = model[1](x, shard_start=(2, 0), global_shape=(6, 8))
+    assert int(model[1].step) == 1 and int(getattr(scripted, "1").step) == 1  # shared step buffer
+    want = sdt.Dropout(0.5, seed=3)(t_sample((6, 8), torch.float32, seed=9).index_copy(0, torch.arange(2, 6), x))[2:]
+    assert torch.equal(eager_out, want)
