@@ -231,7 +231,8 @@ def main():
         if step == shown[-1] and len(shown) > 1 and step != shown[-2] + 1:
             print("...")
         print(("%-10d" % step + "".join("%-*s" % (width, results[w]["hashes"][step]) for w in world_sizes)).rstrip())
-    print(("%-10s" % "all steps" + "".join("%-*s" % (width, chain_hash(results[w]["hashes"])) for w in world_sizes)).rstrip())
+    chained = [chain_hash(results[w]["hashes"]) for w in world_sizes]
+    print(("%-10s" % "all steps" + "".join("%-*s" % (width, text) for text in chained)).rstrip())
     reference = results[world_sizes[0]]
     same = sum(all(results[w]["hashes"][s] == reference["hashes"][s] for w in world_sizes) for s in range(steps))
     identical = same == steps

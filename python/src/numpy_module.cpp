@@ -236,7 +236,8 @@ py::object elementwise(Op op, const char* function, py::handle x_obj, const simd
     if (c_contiguous(os)) contiguous_plan = plan_elementwise(ss, os, index, views);
     if (contiguous_plan.route == Route::copy) {
       // Compute in place on the private copy, or into a new contiguous array.
-      target = source_is_copy ? source : py::array(x.dtype(), std::vector<py::ssize_t>(xs.sizes.begin(), xs.sizes.end()));
+      target = source_is_copy ? source
+                              : py::array(x.dtype(), std::vector<py::ssize_t>(xs.sizes.begin(), xs.sizes.end()));
       contiguous_plan = plan_elementwise(ss, strided(target), index, views);
     }
     if (contiguous_plan.route == Route::copy) throw std::logic_error("simdrop: no plan for a contiguous array");

@@ -698,71 +698,82 @@ at::Tensor dropout_autograd(const at::Tensor& input, double keep_prob, int64_t s
                             c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
   if (!records_graph(input)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_op(false, false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+    return dropout_op(false, false)
+        .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
   }
-  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start,
-                                    int64_t(Kind::elementwise), false);
+  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::elementwise), false);
 }
 at::Tensor dropout_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
-                                    int64_t offset, c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+                                    int64_t offset, c10::string_view generator, int64_t threshold_bits,
+                                    Shape global_shape, Shape shard_start) {
   if (!records_graph(self)) {
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      dropout_op(false, true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+      dropout_op(false, true)
+          .call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
     }
     torch::autograd::impl::bump_version(self);
     return self;
   }
-  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start,
-                                    int64_t(Kind::elementwise), true);
+  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::elementwise), true);
 }
-at::Tensor dropout2d_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream,
-                              int64_t offset, c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+at::Tensor dropout2d_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
+                              c10::string_view generator, int64_t threshold_bits, Shape global_shape,
+                              Shape shard_start) {
   if (!records_graph(input)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_op(true, false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+    return dropout_op(true, false)
+        .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
   }
-  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start,
-                                    int64_t(Kind::channels), false);
+  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::channels), false);
 }
 at::Tensor dropout2d_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
-                                      int64_t offset, c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+                                      int64_t offset, c10::string_view generator, int64_t threshold_bits,
+                                      Shape global_shape, Shape shard_start) {
   if (!records_graph(self)) {
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      dropout_op(true, true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+      dropout_op(true, true)
+          .call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
     }
     torch::autograd::impl::bump_version(self);
     return self;
   }
-  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start,
-                                    int64_t(Kind::channels), true);
+  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::channels), true);
 }
 std::tuple<at::Tensor, at::Tensor> dropout_mask_autograd(const at::Tensor& input, double keep_prob, int64_t seed,
                                                          int64_t stream, int64_t offset, c10::string_view generator,
-                                                         int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+                                                         int64_t threshold_bits, Shape global_shape,
+                                                         Shape shard_start) {
   if (!records_graph(input)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_mask_op(false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+    return dropout_mask_op(false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                       shard_start);
   }
-  auto outputs = StoredMaskDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start, false);
+  auto outputs = StoredMaskDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                          global_shape, shard_start, false);
   return {outputs[0], outputs[1]};
 }
-std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_autograd(const at::Tensor& self, double keep_prob,
-                                                                 int64_t seed, int64_t stream, int64_t offset,
-                                                                 c10::string_view generator,
-                                                                 int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed,
+                                                                 int64_t stream, int64_t offset,
+                                                                 c10::string_view generator, int64_t threshold_bits,
+                                                                 Shape global_shape, Shape shard_start) {
   if (!records_graph(self)) {
     at::Tensor mask;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      mask = std::get<1>(
-          dropout_mask_op(true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start));
+      mask = std::get<1>(dropout_mask_op(true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                                    global_shape, shard_start));
     }
     torch::autograd::impl::bump_version(self);
     return {self, mask};
   }
-  auto outputs = StoredMaskDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start, true);
+  auto outputs = StoredMaskDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                          global_shape, shard_start, true);
   return {outputs[0], outputs[1]};
 }
 at::Tensor dropout_backward_mask_autograd(const at::Tensor& grad, const at::Tensor& mask, double keep_prob,
@@ -775,12 +786,15 @@ at::Tensor dropout_backward_mask_autograd(const at::Tensor& grad, const at::Tens
 }
 at::Tensor bias_dropout_add_autograd(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual,
                                      double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                                     c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+                                     c10::string_view generator, int64_t threshold_bits, Shape global_shape,
+                                     Shape shard_start) {
   if (!records_graph(x) && !records_graph(bias) && !records_graph(residual)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return bias_dropout_add_op().call(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+    return bias_dropout_add_op().call(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                      global_shape, shard_start);
   }
-  return BiasDropoutAdd::apply(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+  return BiasDropoutAdd::apply(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits,
+                               global_shape, shard_start);
 }
 
 // ---------------------------------------------------------------- this copy's process-wide switches

@@ -180,7 +180,8 @@ def t_sample(shape, dtype, seed):
 def t_reference(x_global, keep, p, bits):
     """reference.py's values for a whole torch tensor and its decisions."""
     if x_global.dtype == torch.bfloat16:
-        values = R.values(x_global.contiguous().view(torch.int16).numpy().view(np.uint16), keep, 1 - p, bits, "bfloat16")
+        patterns = x_global.contiguous().view(torch.int16).numpy().view(np.uint16)
+        values = R.values(patterns, keep, 1 - p, bits, "bfloat16")
         return torch.from_numpy(values.view(np.int16)).view(torch.bfloat16)
     name = str(x_global.dtype).replace("torch.", "")
     return torch.from_numpy(np.array(R.values(x_global.numpy(), keep, 1 - p, bits, name), order="C"))
