@@ -41,6 +41,16 @@ def free_port():
 
 
 def run_group(world_size, path):
+    """run_group_once, again with another port if the free one was taken before the group bound it."""
+    for attempt in range(3):
+        try:
+            return run_group_once(world_size, path)
+        except mp.ProcessRaisedException as error:
+            if "Address already in use" not in str(error) or attempt == 2:
+                raise
+
+
+def run_group_once(world_size, path):
     """Spawns the group and waits for it, at most GROUP_TIMEOUT_S; returns rank 0's gathered results."""
     environment = {
         "OMP_NUM_THREADS": "1",          # 2 cores, up to 4 ranks and the test process
