@@ -27,7 +27,7 @@ __version__ = "%d.%d.%d" % version
 
 
 def dropout(x, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32,
-            out=None, return_mask=False):
+            out=None, return_mask=False, global_shape=None, shard_start=None):
     """Inverted dropout of x: kept elements are x * s, dropped ones +0.
 
     x: float32, float64 or float16 array (anything numpy.asarray takes).
@@ -36,21 +36,30 @@ def dropout(x, keep_prob, seed, *, stream=0, offset=0, generator="philox", thres
     generator: "philox" or "xoshiro"; threshold_bits: what the C library accepts (8, 16 or 32).
     out: an array of x's shape and dtype to write into (out=x works in place).
     return_mask: also return the mask, np.uint8 of ceil(n/8) bytes, bit i % 8 of
-    byte i // 8 set when element i is kept.
+    byte i // 8 set when element i (x's own C order) is kept.
+    global_shape, shard_start (both or neither): x is the block of a global
+    tensor of shape global_shape whose first element sits at shard_start; its
+    element (i_0, ..., i_k) has global index
+    offset + sum_j (shard_start[j] + i_j) * gstride[j], gstride the C-order
+    strides of global_shape. A shard outside global_shape, or another number
+    of dimensions than x's, raises ValueError (docs/distributed.md).
     Returns y, or (y, mask).
     """
-    return _ext.dropout(x, keep_prob, seed, stream, offset, generator, threshold_bits, out, bool(return_mask))
+    return _ext.dropout(x, keep_prob, seed, stream, offset, generator, threshold_bits, out, bool(return_mask),
+                        global_shape, shard_start)
 
 
 def dropout_backward(dy, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32,
-                     mask=None, out=None):
+                     mask=None, out=None, global_shape=None, shard_start=None):
     """Gradient of dropout: dx = keep ? dy * s : +0.
 
-    Regenerates the decisions from the forward call's parameters, or, when mask
-    is given (the forward's np.uint8 mask of ceil(n/8) bytes), uses its bits;
-    then seed, stream, offset and generator are checked but unused.
+    Regenerates the decisions from the forward call's parameters (global_shape
+    and shard_start included), or, when mask is given (the forward's np.uint8
+    mask of ceil(n/8) bytes), uses its bits; then seed, stream, offset,
+    generator, global_shape and shard_start are checked but unused.
     """
-    return _ext.dropout_backward(dy, keep_prob, seed, stream, offset, generator, threshold_bits, mask, out)
+    return _ext.dropout_backward(dy, keep_prob, seed, stream, offset, generator, threshold_bits, mask, out,
+                                 global_shape, shard_start)
 
 
 def mask(n, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32):

@@ -64,6 +64,47 @@ inline int backward_flat(DType t, const void* dy, void* dx, size_t n, const simd
   return SIMDROP_ERR_ARGUMENT;
 }
 
+// The view calls: rows x cols elements, element (r, c) at global index
+// p->offset + r*index_ld + c; data rows ld_in / ld_out elements apart; mask
+// (optional) rows ldmask bytes apart.
+inline int forward_view(DType t, const void* x, size_t ld_in, void* y, size_t ld_out, size_t rows, size_t cols,
+                        uint64_t index_ld, const simdrop_params* p, uint8_t* mask, size_t ldmask) {
+  switch (t) {
+    case DType::f32:
+      return simdrop_forward_view_f32(static_cast<const float*>(x), ld_in, static_cast<float*>(y), ld_out, rows, cols,
+                                      index_ld, p, mask, ldmask);
+    case DType::f64:
+      return simdrop_forward_view_f64(static_cast<const double*>(x), ld_in, static_cast<double*>(y), ld_out, rows,
+                                      cols, index_ld, p, mask, ldmask);
+    case DType::f16:
+      return simdrop_forward_view_f16(static_cast<const uint16_t*>(x), ld_in, static_cast<uint16_t*>(y), ld_out,
+                                      rows, cols, index_ld, p, mask, ldmask);
+    case DType::bf16:
+      return simdrop_forward_view_bf16(static_cast<const uint16_t*>(x), ld_in, static_cast<uint16_t*>(y), ld_out,
+                                       rows, cols, index_ld, p, mask, ldmask);
+  }
+  return SIMDROP_ERR_ARGUMENT;
+}
+
+inline int backward_view(DType t, const void* dy, size_t ld_in, void* dx, size_t ld_out, size_t rows, size_t cols,
+                         uint64_t index_ld, const simdrop_params* p) {
+  switch (t) {
+    case DType::f32:
+      return simdrop_backward_view_f32(static_cast<const float*>(dy), ld_in, static_cast<float*>(dx), ld_out, rows,
+                                       cols, index_ld, p);
+    case DType::f64:
+      return simdrop_backward_view_f64(static_cast<const double*>(dy), ld_in, static_cast<double*>(dx), ld_out,
+                                       rows, cols, index_ld, p);
+    case DType::f16:
+      return simdrop_backward_view_f16(static_cast<const uint16_t*>(dy), ld_in, static_cast<uint16_t*>(dx), ld_out,
+                                       rows, cols, index_ld, p);
+    case DType::bf16:
+      return simdrop_backward_view_bf16(static_cast<const uint16_t*>(dy), ld_in, static_cast<uint16_t*>(dx), ld_out,
+                                        rows, cols, index_ld, p);
+  }
+  return SIMDROP_ERR_ARGUMENT;
+}
+
 // ---------------------------------------------------------------- stored bits, any type
 
 // The contract's values (docs/stream.md, "Values" and the other-types rules of

@@ -3,10 +3,12 @@
 // Thin on purpose: every check of the stream contract (keep_prob, generator,
 // threshold_bits, index range, overlap of the buffers a call sees) is the C
 // library's, and its status becomes ValueError(simdrop_status_string(status)).
-// This file maps Python arguments onto simdrop_params, numpy arrays onto the
-// C calls (layout.hpp: one 1-D call, one 2-D call, or a contiguous copy), and
-// checks only what the C calls cannot see: dtypes, the shape, dtype and
-// writability of `out`, and overlap between whole numpy arrays. Everything is
+// This file maps Python arguments onto simdrop_params, numpy arrays (and a
+// shard's placement, global_shape= / shard_start=) onto the C calls
+// (layout.hpp and execute.hpp: one 1-D call, view calls, or a contiguous
+// copy), and checks only what the C calls cannot see: dtypes, the placement,
+// the shape, dtype and writability of `out`, and overlap between whole numpy
+// arrays. Everything is
 // checked before anything is written, and the GIL is released during each C
 // call. The public signatures (keyword-only options) are in simdrop/__init__.py.
 #include <pybind11/numpy.h>
@@ -15,10 +17,13 @@
 
 #include <climits>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "calls.hpp"
+#include "execute.hpp"
 #include "layout.hpp"
 #include "simdrop/simdrop.h"
 
@@ -137,18 +142,41 @@ void copy_into(const py::array& destination, const py::array& source) {
   py::module_::import("numpy").attr("copyto")(destination, source);
 }
 
-enum class Op { forward, backward, backward_mask };
+// global_shape= / shard_start= as given: None, or a sequence of integers
+// (tuple, list, numpy array, torch.Size). Only the types are checked here;
+// the values are layout.hpp's to judge (check_placement).
+std::optional<std::vector<int64_t>> to_shape(py::handle value, const char* name) {
+  if (value.is_none()) return std::nullopt;
+  if (py::isinstance<py::str>(value) || !PySequence_Check(value.ptr()))
+    throw py::type_error(std::string(name) + " must be a sequence of integers, not " +
+                         std::string(py::str(py::type::handle_of(value).attr("__name__"))));
+  std::vector<int64_t> entries;
+  for (py::handle item : py::reinterpret_borrow<py::sequence>(value))
+    entries.push_back(to_bounded(item, LLONG_MIN, LLONG_MAX, std::string(name) + " entries must fit in int64"));
+  return entries;
+}
+
+Placement to_placement(py::handle global_shape, py::handle shard_start) {
+  return Placement{to_shape(global_shape, "global_shape"), to_shape(shard_start, "shard_start")};
+}
 
 // The element-wise calls: forward (with an optional mask output), the
 // regenerating backward, and backward from a stored mask.
-py::object elementwise(Op op, const char* function, py::handle x_obj, const simdrop_params& p, py::handle out_obj,
-                       bool want_mask, py::handle mask_obj) {
+py::object elementwise(Op op, const char* function, py::handle x_obj, const simdrop_params& p,
+                       const Placement& placement, py::handle out_obj, bool want_mask, py::handle mask_obj) {
   const char* input_name = op == Op::forward ? "x" : "dy";
   py::array x = as_array(x_obj, function, input_name);
   const DType type = dtype_of(x, function);
   const Strided xs = strided(x);
   const uint64_t n = element_count(xs.sizes);
-  check(check_params_and_range(&p, n));
+  const std::string misplaced = check_placement(placement, xs.sizes);
+  if (!misplaced.empty()) throw py::value_error(std::string(function) + ": " + misplaced);
+  IndexMap index;
+  if (!placed_index(xs.sizes, p.offset, placement, &index)) raise_status(SIMDROP_ERR_INDEX_OVERFLOW);
+  // The stored-mask backward applies bits in the array's own C order: the
+  // placement is checked, as seed and stream are, but does not matter.
+  const bool views = op != Op::backward_mask;
+  if (!views) index = c_order_index(xs.sizes, p.offset);
 
   py::array out;
   if (out_obj.is_none()) {
@@ -189,47 +217,31 @@ py::object elementwise(Op op, const char* function, py::handle x_obj, const simd
   uint8_t* mask_ptr = want_mask ? mask_out.mutable_data() : nullptr;
   const uint8_t* stored = op == Op::backward_mask ? static_cast<const uint8_t*>(mask_in.data()) : nullptr;
 
-  auto flat = [&](const void* in, void* result) {
+  auto run = [&](const Plan& plan, const void* in, void* result) {
     py::gil_scoped_release unlocked;
-    switch (op) {
-      case Op::forward: return forward_flat(type, in, result, n, &p, mask_ptr);
-      case Op::backward: return backward_flat(type, in, result, n, &p);
-      case Op::backward_mask: return backward_mask_flat(type, in, stored, result, n, &p);
-    }
-    return int(SIMDROP_ERR_ARGUMENT);
+    return run_plan(op, type, plan, in, result, p, mask_ptr, stored);
   };
 
-  const Plan plan = plan_elementwise(xs, os, c_order_index(xs.sizes, p.offset), type == DType::f32 && op != Op::backward_mask);
+  const Plan plan = plan_elementwise(xs, os, index, views);
   int status = SIMDROP_OK;
-  if (plan.route == Route::flat) {
-    status = flat(xs.data, out.mutable_data());
-  } else if (plan.route == Route::rows) {
-    const float* in = static_cast<const float*>(xs.data);
-    float* result = static_cast<float*>(out.mutable_data());
-    py::gil_scoped_release unlocked;
-    if (op == Op::forward) {
-      // With cols % 8 == 0 the 2-D mask rows are the flat mask; otherwise the mask comes from its own call.
-      const bool mask_in_call = want_mask && plan.cols % 8 == 0;
-      if (want_mask && !mask_in_call) status = simdrop_mask(mask_ptr, n, &p);
-      if (status == SIMDROP_OK)
-        status = simdrop_forward_2d_f32(in, plan.ld_in, result, plan.ld_out, plan.rows, plan.cols, &p,
-                                        mask_in_call ? mask_ptr : nullptr, plan.cols / 8);
-    } else {
-      status = simdrop_backward_2d_f32(in, plan.ld_in, result, plan.ld_out, plan.rows, plan.cols, &p);
-    }
+  if (plan.route != Route::copy) {
+    status = run(plan, xs.data, out.mutable_data());
   } else {
-    // Any other layout: contiguous copies in and out (layout.hpp).
+    // Any other layout: a contiguous copy of the input, planned again (flat or views), and the result copied out.
     const py::array source = contiguous_copy_or_self(x);
     const bool source_is_copy = source.ptr() != x.ptr();
     const Strided ss = strided(source);
-    py::array target;
-    if (c_contiguous(os) && plan_elementwise(ss, os, c_order_index(ss.sizes, p.offset), false).route == Route::flat)
-      target = out;
-    else if (source_is_copy)
-      target = source;  // compute in place on the private copy
-    else
-      target = py::array(x.dtype(), std::vector<py::ssize_t>(xs.sizes.begin(), xs.sizes.end()));
-    status = flat(source.data(), target.mutable_data());
+    py::array target = out;
+    Plan contiguous_plan;
+    if (c_contiguous(os)) contiguous_plan = plan_elementwise(ss, os, index, views);
+    if (contiguous_plan.route == Route::copy) {
+      // Compute in place on the private copy, or into a new contiguous array.
+      target = source_is_copy ? source
+                              : py::array(x.dtype(), std::vector<py::ssize_t>(xs.sizes.begin(), xs.sizes.end()));
+      contiguous_plan = plan_elementwise(ss, strided(target), index, views);
+    }
+    if (contiguous_plan.route == Route::copy) throw std::logic_error("simdrop: no plan for a contiguous array");
+    status = run(contiguous_plan, source.data(), target.mutable_data());
     if (status == SIMDROP_OK && target.ptr() != out.ptr()) copy_into(out, target);
   }
   check(status);
@@ -245,23 +257,67 @@ PYBIND11_MODULE(_simdrop, m) {
   m.def(
       "dropout",
       [](py::handle x, py::handle keep_prob, py::handle seed, py::handle stream, py::handle offset,
-         py::handle generator, py::handle threshold_bits, py::handle out, bool return_mask) {
+         py::handle generator, py::handle threshold_bits, py::handle out, bool return_mask, py::handle global_shape,
+         py::handle shard_start) {
         const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
-        return elementwise(Op::forward, "simdrop.dropout", x, p, out, return_mask, py::none());
+        const Placement placement = to_placement(global_shape, shard_start);
+        return elementwise(Op::forward, "simdrop.dropout", x, p, placement, out, return_mask, py::none());
       },
       py::arg("x"), py::arg("keep_prob"), py::arg("seed"), py::arg("stream"), py::arg("offset"),
-      py::arg("generator"), py::arg("threshold_bits"), py::arg("out"), py::arg("return_mask"));
+      py::arg("generator"), py::arg("threshold_bits"), py::arg("out"), py::arg("return_mask"),
+      py::arg("global_shape"), py::arg("shard_start"));
 
   m.def(
       "dropout_backward",
       [](py::handle dy, py::handle keep_prob, py::handle seed, py::handle stream, py::handle offset,
-         py::handle generator, py::handle threshold_bits, py::handle mask, py::handle out) {
+         py::handle generator, py::handle threshold_bits, py::handle mask, py::handle out, py::handle global_shape,
+         py::handle shard_start) {
         const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+        const Placement placement = to_placement(global_shape, shard_start);
         const Op op = mask.is_none() ? Op::backward : Op::backward_mask;
-        return elementwise(op, "simdrop.dropout_backward", dy, p, out, false, mask);
+        return elementwise(op, "simdrop.dropout_backward", dy, p, placement, out, false, mask);
       },
       py::arg("dy"), py::arg("keep_prob"), py::arg("seed"), py::arg("stream"), py::arg("offset"),
-      py::arg("generator"), py::arg("threshold_bits"), py::arg("mask"), py::arg("out"));
+      py::arg("generator"), py::arg("threshold_bits"), py::arg("mask"), py::arg("out"), py::arg("global_shape"),
+      py::arg("shard_start"));
+
+  // For the tests and for curious users: how dropout(x, ..., out=None) would run x, as
+  // (route, C calls): "flat", "views" or "copy+flat" / "copy+views" (layout.hpp).
+  m.def(
+      "plan",
+      [](py::handle x_obj, py::handle offset, py::handle global_shape, py::handle shard_start) {
+        py::array x = as_array(x_obj, "simdrop._simdrop.plan", "x");
+        const Strided xs = strided(x);
+        const Placement placement = to_placement(global_shape, shard_start);
+        const std::string misplaced = check_placement(placement, xs.sizes);
+        if (!misplaced.empty()) throw py::value_error(misplaced);
+        IndexMap index;
+        if (!placed_index(xs.sizes, to_u64(offset, "offset"), placement, &index))
+          raise_status(SIMDROP_ERR_INDEX_OVERFLOW);
+        Strided contiguous = xs;  // a new output, or a contiguous copy of the input: C order, aligned
+        contiguous.data = nullptr;
+        int64_t stride = xs.itemsize;
+        for (size_t j = xs.sizes.size(); j-- > 0;) {
+          contiguous.strides[j] = stride;
+          stride *= xs.sizes[j];
+        }
+        Plan plan = plan_elementwise(xs, contiguous, index, true);
+        std::string route = "copy+";
+        if (plan.route != Route::copy) route.clear();
+        else plan = plan_elementwise(contiguous, contiguous, index, true);
+        route += plan.route == Route::flat ? "flat" : plan.route == Route::views ? "views" : "copy";
+        return py::make_tuple(route, plan.route == Route::views ? plan.calls() : uint64_t(1));
+      },
+      py::arg("x"), py::arg("offset"), py::arg("global_shape"), py::arg("shard_start"));
+
+  // The array-free checks of a placement, for simdrop.torch's module constructors (layout.hpp).
+  m.def(
+      "check_placement",
+      [](py::handle global_shape, py::handle shard_start) {
+        const std::string message = check_placement(to_placement(global_shape, shard_start));
+        if (!message.empty()) throw py::value_error(message);
+      },
+      py::arg("global_shape"), py::arg("shard_start"));
 
   m.def(
       "mask",

@@ -13,6 +13,10 @@
 // `dropout_mask` saves the 1-bit mask instead, and its backward is
 // `dropout_backward_mask`, again differentiable.
 //
+// Every dropout operator also takes a shard placement, `int[]? global_shape=None,
+// int[]? shard_start=None` (layout.hpp, docs/distributed.md), which autograd
+// keeps with the other parameters for the regenerating backward.
+//
 // Integers are int64 in TorchScript: seed, stream and offset carry the bits of
 // the C API's uint64 values (two's complement). keep_prob arrives as a double
 // and is rounded to float, as simdrop_params holds it.
@@ -33,12 +37,16 @@
 #endif
 
 #include "calls.hpp"
+#include "execute.hpp"
 #include "layout.hpp"
 #include "simdrop/simdrop.h"
 
 namespace {
 
 using simdrop_python::DType;
+using simdrop_python::IndexMap;
+using simdrop_python::Op;
+using simdrop_python::Placement;
 using simdrop_python::Plan;
 using simdrop_python::Route;
 using simdrop_python::Strided;
@@ -129,70 +137,91 @@ at::Tensor new_contiguous(const at::Tensor& like) {
   return at::empty(like.sizes(), like.options().memory_format(at::MemoryFormat::Contiguous));
 }
 
-// ---------------------------------------------------------------- element-wise kernels
+// ---------------------------------------------------------------- shard placement
 
-enum class Op { forward, backward_mask };
+// The operators' `int[]? global_shape=None, int[]? shard_start=None`.
+Placement placement_of(at::OptionalIntArrayRef global_shape, at::OptionalIntArrayRef shard_start) {
+  Placement placement;
+  if (global_shape.has_value()) placement.global_shape = global_shape->vec();
+  if (shard_start.has_value()) placement.shard_start = shard_start->vec();
+  return placement;
+}
+
+// The placement of `t` checked (layout.hpp), and its index map.
+IndexMap placed_index_of(const at::Tensor& t, uint64_t offset, const Placement& placement) {
+  const std::vector<int64_t> sizes = t.sizes().vec();
+  const std::string message = simdrop_python::check_placement(placement, sizes);
+  TORCH_CHECK_VALUE(message.empty(), "simdrop: ", message);
+  IndexMap index;
+  TORCH_CHECK_VALUE(simdrop_python::placed_index(sizes, offset, placement, &index),
+                    simdrop_status_string(SIMDROP_ERR_INDEX_OVERFLOW));
+  return index;
+}
+
+// ---------------------------------------------------------------- element-wise kernels
 
 // out = dropout(x) (or the masked backward of x), `out` allocated with x's
 // sizes; `out` may be x (in place). The index rule and the routes: layout.hpp.
-void run_elementwise(Op op, const at::Tensor& x, const at::Tensor& out, const simdrop_params& p, uint8_t* mask_out,
-                     const uint8_t* mask_in) {
+// The stored-mask backward applies its bits in x's own C order: its placement
+// is checked by the caller and plays no part here.
+void run_elementwise(Op op, const at::Tensor& x, const at::Tensor& out, const simdrop_params& p,
+                     const Placement& placement, uint8_t* mask_out, const uint8_t* mask_in) {
   const DType type = dtype_of(x, "input");
   const Strided xs = strided(x);
   const Strided os = strided(out);
-  const uint64_t n = simdrop_python::element_count(xs.sizes);
-  check_status(simdrop_python::check_params_and_range(&p, n));
-  auto flat = [&](const void* in, void* result) {
-    if (op == Op::forward) return simdrop_python::forward_flat(type, in, result, n, &p, mask_out);
-    return simdrop_python::backward_mask_flat(type, in, mask_in, result, n, &p);
-  };
-  const Plan plan = simdrop_python::plan_elementwise(xs, os, simdrop_python::c_order_index(xs.sizes, p.offset),
-                                                     type == DType::f32 && op == Op::forward);
-  int status = SIMDROP_OK;
-  if (plan.route == Route::flat) {
-    status = flat(xs.data, out.data_ptr());
-  } else if (plan.route == Route::rows) {
-    const bool mask_in_call = mask_out && plan.cols % 8 == 0;
-    if (mask_out && !mask_in_call) status = simdrop_mask(mask_out, n, &p);
-    if (status == SIMDROP_OK)
-      status = simdrop_forward_2d_f32(static_cast<const float*>(xs.data), plan.ld_in, out.data_ptr<float>(),
-                                      plan.ld_out, plan.rows, plan.cols, &p, mask_in_call ? mask_out : nullptr,
-                                      plan.cols / 8);
+  const bool views = op != Op::backward_mask;
+  const IndexMap index = views ? placed_index_of(x, p.offset, placement)
+                               : simdrop_python::c_order_index(xs.sizes, p.offset);
+  const Plan plan = simdrop_python::plan_elementwise(xs, os, index, views);
+  int status;
+  if (plan.route != Route::copy) {
+    status = simdrop_python::run_plan(op, type, plan, xs.data, out.data_ptr(), p, mask_out, mask_in);
   } else {
+    // A contiguous copy of the input, planned again (flat or views), and the result copied out.
     const at::Tensor source = x.contiguous();
     const bool source_is_copy = !source.is_same(x);
+    const Strided ss = strided(source);
     at::Tensor target;
-    if (out.is_contiguous())
-      target = out;
-    else if (source_is_copy)
-      target = source;  // compute in place on the private copy
-    else
-      target = new_contiguous(x);
-    status = flat(source.data_ptr(), target.data_ptr());
+    Plan contiguous_plan;
+    if (out.is_contiguous()) {
+      contiguous_plan = simdrop_python::plan_elementwise(ss, os, index, views);
+      if (contiguous_plan.route != Route::copy) target = out;
+    }
+    if (!target.defined()) {
+      target = source_is_copy ? source : new_contiguous(x);  // in place on the private copy, or a new tensor
+      contiguous_plan = simdrop_python::plan_elementwise(ss, strided(target), index, views);
+    }
+    TORCH_CHECK(contiguous_plan.route != Route::copy, "simdrop: no plan for a contiguous tensor");
+    status = simdrop_python::run_plan(op, type, contiguous_plan, source.data_ptr(), target.data_ptr(), p, mask_out,
+                                      mask_in);
     if (status == SIMDROP_OK && !target.is_same(out)) out.copy_(target);
   }
   check_status(status);
 }
 
+// The schemas' `int[]? global_shape=None, int[]? shard_start=None`.
+using Shape = at::OptionalIntArrayRef;
+
 at::Tensor dropout_cpu(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                       c10::string_view generator, int64_t threshold_bits) {
+                       c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
   const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
   check_cpu(input, "input");
   dtype_of(input, "input");
   use_torch_threads();
   at::Tensor out = new_contiguous(input);
-  run_elementwise(Op::forward, input, out, p, nullptr, nullptr);
+  run_elementwise(Op::forward, input, out, p, placement_of(global_shape, shard_start), nullptr, nullptr);
   return out;
 }
 
 at::Tensor dropout_inplace_cpu(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                               c10::string_view generator, int64_t threshold_bits) {
+                               c10::string_view generator, int64_t threshold_bits, Shape global_shape,
+                               Shape shard_start) {
   const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
   check_cpu(self, "input");
   dtype_of(self, "input");
   check_no_internal_overlap(self);
   use_torch_threads();
-  run_elementwise(Op::forward, self, self, p, nullptr, nullptr);
+  run_elementwise(Op::forward, self, self, p, placement_of(global_shape, shard_start), nullptr, nullptr);
   return self;
 }
 
@@ -202,27 +231,30 @@ at::Tensor new_mask(const at::Tensor& like) {
 
 std::tuple<at::Tensor, at::Tensor> dropout_mask_cpu(const at::Tensor& input, double keep_prob, int64_t seed,
                                                     int64_t stream, int64_t offset, c10::string_view generator,
-                                                    int64_t threshold_bits) {
+                                                    int64_t threshold_bits, Shape global_shape, Shape shard_start) {
   const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
   check_cpu(input, "input");
   dtype_of(input, "input");
   use_torch_threads();
   at::Tensor out = new_contiguous(input);
   at::Tensor mask = new_mask(input);
-  run_elementwise(Op::forward, input, out, p, mask.data_ptr<uint8_t>(), nullptr);
+  run_elementwise(Op::forward, input, out, p, placement_of(global_shape, shard_start), mask.data_ptr<uint8_t>(),
+                  nullptr);
   return {out, mask};
 }
 
 std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_cpu(const at::Tensor& self, double keep_prob, int64_t seed,
                                                             int64_t stream, int64_t offset,
-                                                            c10::string_view generator, int64_t threshold_bits) {
+                                                            c10::string_view generator, int64_t threshold_bits,
+                                                            Shape global_shape, Shape shard_start) {
   const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
   check_cpu(self, "input");
   dtype_of(self, "input");
   check_no_internal_overlap(self);
   use_torch_threads();
   at::Tensor mask = new_mask(self);
-  run_elementwise(Op::forward, self, self, p, mask.data_ptr<uint8_t>(), nullptr);
+  run_elementwise(Op::forward, self, self, p, placement_of(global_shape, shard_start), mask.data_ptr<uint8_t>(),
+                  nullptr);
   return {self, mask};
 }
 
@@ -238,7 +270,7 @@ at::Tensor dropout_backward_mask_cpu(const at::Tensor& grad, const at::Tensor& m
   use_torch_threads();
   const at::Tensor bits = mask.contiguous();
   at::Tensor out = new_contiguous(grad);
-  run_elementwise(Op::backward_mask, grad, out, p, nullptr, bits.data_ptr<uint8_t>());
+  run_elementwise(Op::backward_mask, grad, out, p, Placement{}, nullptr, bits.data_ptr<uint8_t>());
   return out;
 }
 
@@ -260,23 +292,69 @@ bool channels_last_dense(const at::Tensor& t) {
   return true;
 }
 
-// y = channel dropout of x (dense, contiguous or channels-last); y may be x.
-void run_channels(const at::Tensor& x, const at::Tensor& y, const simdrop_params& p) {
-  const DType type = dtype_of(x, "input");
+// Where the channel decisions of an (N, C, *) input lie: channel (n, c) has
+// global index base + n*index_ld + c. Unplaced: base = offset, index_ld = C.
+// A shard of a global (N_g, C_g, *) tensor at shard_start (n0, c0, *) places
+// its (n, c) block: base = offset + n0*C_g + c0, index_ld = C_g; a split of
+// the spatial dimensions leaves every channel its whole-tensor decision.
+struct ChannelIndex {
+  uint64_t base = 0;
+  uint64_t index_ld = 0;
+};
+
+ChannelIndex channel_index(const at::Tensor& x, uint64_t offset, const Placement& placement) {
   TORCH_CHECK_VALUE(x.dim() >= 2, "simdrop: channel dropout needs an input of shape (N, C, *), got ", x.sizes());
+  const std::vector<int64_t> sizes = x.sizes().vec();
+  const std::string message = simdrop_python::check_placement(placement, sizes);
+  TORCH_CHECK_VALUE(message.empty(), "simdrop: ", message);
+  const std::vector<int64_t> channel_sizes{sizes[0], sizes[1]};
+  Placement channels;
+  if (placement.given()) {
+    channels.global_shape = std::vector<int64_t>{(*placement.global_shape)[0], (*placement.global_shape)[1]};
+    channels.shard_start = std::vector<int64_t>{(*placement.shard_start)[0], (*placement.shard_start)[1]};
+  }
+  IndexMap index;
+  TORCH_CHECK_VALUE(simdrop_python::placed_index(channel_sizes, offset, channels, &index),
+                    simdrop_status_string(SIMDROP_ERR_INDEX_OVERFLOW));
+  return ChannelIndex{index.base, index.strides[0]};
+}
+
+// y = channel dropout of x (dense, contiguous or channels-last); y may be x.
+void run_channels(const at::Tensor& x, const at::Tensor& y, const simdrop_params& p, const Placement& placement) {
+  const DType type = dtype_of(x, "input");
+  const ChannelIndex where = channel_index(x, p.offset, placement);
   const int64_t batch = x.size(0), channels = x.size(1);
   const int64_t decisions = batch * channels;
   const int64_t spatial = decisions == 0 ? 0 : x.numel() / decisions;
   const bool channels_last = !x.is_contiguous();  // the caller passes contiguous or channels-last tensors
-  check_status(simdrop_python::check_params_and_range(&p, uint64_t(decisions)));
+  simdrop_params call = p;
+  call.offset = where.base;
+  if (decisions == 0) return;
   if (type == DType::f32) {
-    check_status(simdrop_forward_channels_f32(x.data_ptr<float>(), y.data_ptr<float>(), size_t(batch),
-                                              size_t(channels), size_t(spatial), channels_last ? 1 : 0, &p,
-                                              nullptr));
+    if (where.index_ld == uint64_t(channels)) {  // the decisions of all samples are one index range
+      check_status(simdrop_forward_channels_f32(x.data_ptr<float>(), y.data_ptr<float>(), size_t(batch),
+                                                size_t(channels), size_t(spatial), channels_last ? 1 : 0, &call,
+                                                nullptr));
+      return;
+    }
+    // A split of the channels: one call per sample, whose block is contiguous in either layout.
+    const int64_t per_sample = channels * spatial;
+    for (int64_t n = 0; n < batch; ++n) {
+      call.offset = where.base + uint64_t(n) * where.index_ld;
+      check_status(simdrop_forward_channels_f32(x.data_ptr<float>() + n * per_sample,
+                                                y.data_ptr<float>() + n * per_sample, 1, size_t(channels),
+                                                size_t(spatial), channels_last ? 1 : 0, &call, nullptr));
+    }
     return;
   }
-  std::vector<uint8_t> bits(size_t((decisions + 7) / 8));
-  check_status(simdrop_mask(bits.data(), size_t(decisions), &p));
+  // Other types: the decisions of the (n, c) block from one mask call, in
+  // bit n*C + c, applied with the contract's values (calls.hpp).
+  const size_t row_bytes = size_t((channels + 7) / 8);
+  std::vector<uint8_t> rows(size_t(batch) * row_bytes);
+  check_status(simdrop_mask_view(rows.data(), row_bytes, size_t(batch), size_t(channels), where.index_ld, &call));
+  std::vector<uint8_t> bits(size_t((decisions + 7) / 8), 0);
+  simdrop_python::append_bits(bits.data(), bits.size(), 0, rows.data(), row_bytes, uint64_t(batch),
+                              uint64_t(channels));
   const simdrop_python::Scale s = simdrop_python::contract_scale(p.keep_prob, p.threshold_bits);
   const auto apply = [&](auto tag) {
     simdrop_python::apply_channels_typed<decltype(tag)::value>(x.data_ptr(), y.data_ptr(), size_t(batch),
@@ -292,29 +370,34 @@ void run_channels(const at::Tensor& x, const at::Tensor& y, const simdrop_params
 }
 
 at::Tensor dropout2d_cpu(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                         c10::string_view generator, int64_t threshold_bits) {
+                         c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
   const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
   check_cpu(input, "input");
   dtype_of(input, "input");
   use_torch_threads();
+  const Placement placement = placement_of(global_shape, shard_start);
+  channel_index(input, p.offset, placement);  // every check before anything is allocated or copied
   const at::Tensor source = input.is_contiguous() || channels_last_dense(input) ? input : input.contiguous();
   at::Tensor out = at::empty_strided(source.sizes(), source.strides(), source.options());
-  run_channels(source, out, p);
+  run_channels(source, out, p, placement);
   return out;
 }
 
 at::Tensor dropout2d_inplace_cpu(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
-                                 int64_t offset, c10::string_view generator, int64_t threshold_bits) {
+                                 int64_t offset, c10::string_view generator, int64_t threshold_bits,
+                                 Shape global_shape, Shape shard_start) {
   const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
   check_cpu(self, "input");
   dtype_of(self, "input");
   check_no_internal_overlap(self);
   use_torch_threads();
+  const Placement placement = placement_of(global_shape, shard_start);
+  channel_index(self, p.offset, placement);
   if (self.is_contiguous() || channels_last_dense(self)) {
-    run_channels(self, self, p);
+    run_channels(self, self, p, placement);
   } else {
     const at::Tensor copy = self.contiguous();
-    run_channels(copy, copy, p);
+    run_channels(copy, copy, p, placement);
     self.copy_(copy);
   }
   return self;
@@ -322,9 +405,63 @@ at::Tensor dropout2d_inplace_cpu(const at::Tensor& self, double keep_prob, int64
 
 // ---------------------------------------------------------------- bias + dropout + residual
 
+// The fused float32 call over contiguous x, bias, residual, out of shape
+// (..., cols), under `index` (x's index map). The C call numbers its rows
+// offset + r*cols + c, so rows whose indices follow each other share a call:
+// all of them for an unplaced tensor or a batch shard; one row per call when
+// the last dimension is split (a column shard).
+int bias_dropout_add_rows(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual,
+                          const at::Tensor& out, const IndexMap& index, const simdrop_params& p) {
+  const int64_t cols = x.size(-1);
+  // The leading dimensions (rows), size 1 dropped, merged where their indices nest.
+  struct Lead {
+    int64_t size;
+    uint64_t index_stride;
+  };
+  std::vector<Lead> lead;
+  for (int64_t j = 0; j + 1 < x.dim(); ++j) {
+    if (x.size(j) == 1) continue;
+    const Lead d{x.size(j), index.strides[size_t(j)]};
+    if (!lead.empty() && lead.back().index_stride == d.index_stride * uint64_t(d.size)) {
+      lead.back() = Lead{lead.back().size * d.size, d.index_stride};
+      continue;
+    }
+    lead.push_back(d);
+  }
+  int64_t rows_per_call = 1;
+  if (!lead.empty() && lead.back().index_stride == uint64_t(cols)) {
+    rows_per_call = lead.back().size;
+    lead.pop_back();
+  }
+  uint64_t calls = 1;
+  for (const Lead& d : lead) calls *= uint64_t(d.size);
+  std::vector<int64_t> counter(lead.size(), 0);
+  uint64_t index_at = 0;
+  simdrop_params call = p;
+  const float* xs = x.data_ptr<float>();
+  const float* rs = residual.data_ptr<float>();
+  float* ys = out.data_ptr<float>();
+  const int64_t per_call = rows_per_call * cols;
+  for (uint64_t k = 0; k < calls; ++k) {
+    call.offset = index.base + index_at;
+    const int64_t at = int64_t(k) * per_call;
+    if (int status = simdrop_bias_dropout_add_f32(xs + at, bias.data_ptr<float>(), rs + at, ys + at,
+                                                  size_t(rows_per_call), size_t(cols), &call, nullptr))
+      return status;
+    for (size_t j = lead.size(); j-- > 0;) {
+      index_at += lead[j].index_stride;
+      if (++counter[j] < lead[j].size) break;
+      counter[j] = 0;
+      index_at -= lead[j].index_stride * uint64_t(lead[j].size);
+    }
+  }
+  return SIMDROP_OK;
+}
+
 at::Tensor bias_dropout_add_cpu(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual,
                                 double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                                c10::string_view generator, int64_t threshold_bits) {
+                                c10::string_view generator, int64_t threshold_bits, Shape global_shape,
+                                Shape shard_start) {
   const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
   check_cpu(x, "x");
   check_cpu(bias, "bias");
@@ -339,31 +476,32 @@ at::Tensor bias_dropout_add_cpu(const at::Tensor& x, const at::Tensor& bias, con
                     ",), got ", bias.sizes());
   TORCH_CHECK_VALUE(residual.sizes() == x.sizes(), "simdrop: residual must have x's shape ", x.sizes(), ", got ",
                     residual.sizes());
+  const Placement placement = placement_of(global_shape, shard_start);
+  const IndexMap index = placed_index_of(x, p.offset, placement);
   use_torch_threads();
   if (type != DType::f32) {
     // No fused call for this type: residual + dropout(x + bias), each step rounded in the type.
     const at::Tensor h = x + bias;
     at::Tensor out = new_contiguous(h);
-    run_elementwise(Op::forward, h, out, p, nullptr, nullptr);
+    run_elementwise(Op::forward, h, out, p, placement, nullptr, nullptr);
     out.add_(residual);
     return out;
   }
   const at::Tensor xc = x.contiguous(), bc = bias.contiguous(), rc = residual.contiguous();
   at::Tensor out = new_contiguous(x);
-  const int64_t rows = cols == 0 ? 0 : x.numel() / cols;
-  check_status(simdrop_bias_dropout_add_f32(xc.data_ptr<float>(), bc.data_ptr<float>(), rc.data_ptr<float>(),
-                                            out.data_ptr<float>(), size_t(rows), size_t(cols), &p, nullptr));
+  if (x.numel() != 0) check_status(bias_dropout_add_rows(xc, bc, rc, out, index, p));
   return out;
 }
 
 // ---------------------------------------------------------------- calls through the dispatcher
 
-using DropoutSignature = at::Tensor(const at::Tensor&, double, int64_t, int64_t, int64_t, c10::string_view, int64_t);
+using DropoutSignature = at::Tensor(const at::Tensor&, double, int64_t, int64_t, int64_t, c10::string_view, int64_t,
+                                    Shape, Shape);
 using MaskSignature = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, double, int64_t, int64_t, int64_t,
-                                                          c10::string_view, int64_t);
+                                                          c10::string_view, int64_t, Shape, Shape);
 using BackwardMaskSignature = at::Tensor(const at::Tensor&, const at::Tensor&, double, int64_t);
 using BiasSignature = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, int64_t, int64_t,
-                                 int64_t, c10::string_view, int64_t);
+                                 int64_t, c10::string_view, int64_t, Shape, Shape);
 
 template <class Signature>
 c10::TypedOperatorHandle<Signature> find_op(const char* name) {
@@ -394,6 +532,23 @@ const c10::TypedOperatorHandle<BiasSignature>& bias_dropout_add_op() {
 
 // ---------------------------------------------------------------- autograd
 
+// A placement as it is kept in an autograd context, and handed back to an operator.
+using SavedShape = c10::optional<std::vector<int64_t>>;
+
+SavedShape saved_shape(Shape shape) {
+  if (!shape.has_value()) return c10::nullopt;
+  return shape->vec();
+}
+c10::IValue to_ivalue(const SavedShape& shape) { return shape ? c10::IValue(*shape) : c10::IValue(); }
+SavedShape from_ivalue(const c10::IValue& value) {
+  if (value.isNone()) return c10::nullopt;
+  return value.toIntVector();
+}
+Shape as_shape(const SavedShape& shape) {
+  if (!shape) return c10::nullopt;
+  return at::IntArrayRef(*shape);
+}
+
 // The parameters of one dropout call, kept in the autograd context (as IValues:
 // no tensor is saved).
 struct Saved {
@@ -401,6 +556,7 @@ struct Saved {
   int64_t seed, stream, offset;
   std::string generator;
   int64_t threshold_bits;
+  SavedShape global_shape, shard_start;
 
   void store(AutogradContext* ctx) const {
     ctx->saved_data["keep_prob"] = keep_prob;
@@ -409,11 +565,14 @@ struct Saved {
     ctx->saved_data["offset"] = offset;
     ctx->saved_data["generator"] = generator;
     ctx->saved_data["threshold_bits"] = threshold_bits;
+    ctx->saved_data["global_shape"] = to_ivalue(global_shape);
+    ctx->saved_data["shard_start"] = to_ivalue(shard_start);
   }
   static Saved load(AutogradContext* ctx) {
-    return Saved{ctx->saved_data["keep_prob"].toDouble(), ctx->saved_data["seed"].toInt(),
-                 ctx->saved_data["stream"].toInt(), ctx->saved_data["offset"].toInt(),
-                 ctx->saved_data["generator"].toStringRef(), ctx->saved_data["threshold_bits"].toInt()};
+    return Saved{ctx->saved_data["keep_prob"].toDouble(),       ctx->saved_data["seed"].toInt(),
+                 ctx->saved_data["stream"].toInt(),             ctx->saved_data["offset"].toInt(),
+                 ctx->saved_data["generator"].toStringRef(),    ctx->saved_data["threshold_bits"].toInt(),
+                 from_ivalue(ctx->saved_data["global_shape"]), from_ivalue(ctx->saved_data["shard_start"])};
   }
 };
 
@@ -423,13 +582,16 @@ enum class Kind : int64_t { elementwise = 0, channels = 1 };
 struct RegeneratingDropout : public torch::autograd::Function<RegeneratingDropout> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, double keep_prob, int64_t seed,
                             int64_t stream, int64_t offset, c10::string_view generator, int64_t threshold_bits,
-                            int64_t kind, bool inplace) {
-    Saved{keep_prob, seed, stream, offset, std::string(generator), threshold_bits}.store(ctx);
+                            Shape global_shape, Shape shard_start, int64_t kind, bool inplace) {
+    Saved{keep_prob, seed, stream, offset, std::string(generator), threshold_bits, saved_shape(global_shape),
+          saved_shape(shard_start)}
+        .store(ctx);
     ctx->saved_data["kind"] = kind;
     at::AutoDispatchBelowADInplaceOrView guard;
     const bool channels = Kind(kind) == Kind::channels;
-    at::Tensor result =
-        dropout_op(channels, inplace).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+    at::Tensor result = dropout_op(channels, inplace)
+                            .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                  shard_start);
     if (inplace) ctx->mark_dirty({input});
     return result;
   }
@@ -440,9 +602,10 @@ struct RegeneratingDropout : public torch::autograd::Function<RegeneratingDropou
     at::Tensor grad_input;
     if (grads[0].defined())
       grad_input = dropout_op(channels, false)
-                       .call(grads[0], s.keep_prob, s.seed, s.stream, s.offset, s.generator, s.threshold_bits);
-    return {grad_input, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+                       .call(grads[0], s.keep_prob, s.seed, s.stream, s.offset, s.generator, s.threshold_bits,
+                             as_shape(s.global_shape), as_shape(s.shard_start));
+    return {grad_input,   at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -472,12 +635,12 @@ struct MaskedBackward : public torch::autograd::Function<MaskedBackward> {
 struct StoredMaskDropout : public torch::autograd::Function<StoredMaskDropout> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& input, double keep_prob, int64_t seed,
                                int64_t stream, int64_t offset, c10::string_view generator, int64_t threshold_bits,
-                               bool inplace) {
+                               Shape global_shape, Shape shard_start, bool inplace) {
     ctx->saved_data["keep_prob"] = keep_prob;
     ctx->saved_data["threshold_bits"] = threshold_bits;
     at::AutoDispatchBelowADInplaceOrView guard;
-    auto [output, mask] =
-        dropout_mask_op(inplace).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+    auto [output, mask] = dropout_mask_op(inplace).call(input, keep_prob, seed, stream, offset, generator,
+                                                        threshold_bits, global_shape, shard_start);
     if (inplace) ctx->mark_dirty({input});
     ctx->mark_non_differentiable({mask});
     ctx->save_for_backward({mask});
@@ -491,8 +654,8 @@ struct StoredMaskDropout : public torch::autograd::Function<StoredMaskDropout> {
       grad_input = backward_mask_op()
                        .call(grads[0], mask, ctx->saved_data["keep_prob"].toDouble(),
                              ctx->saved_data["threshold_bits"].toInt());
-    return {grad_input, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+    return {grad_input,   at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -500,10 +663,14 @@ struct StoredMaskDropout : public torch::autograd::Function<StoredMaskDropout> {
 struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& bias,
                             const at::Tensor& residual, double keep_prob, int64_t seed, int64_t stream,
-                            int64_t offset, c10::string_view generator, int64_t threshold_bits) {
-    Saved{keep_prob, seed, stream, offset, std::string(generator), threshold_bits}.store(ctx);
+                            int64_t offset, c10::string_view generator, int64_t threshold_bits, Shape global_shape,
+                            Shape shard_start) {
+    Saved{keep_prob, seed, stream, offset, std::string(generator), threshold_bits, saved_shape(global_shape),
+          saved_shape(shard_start)}
+        .store(ctx);
     at::AutoDispatchBelowADInplaceOrView guard;
-    return bias_dropout_add_op().call(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits);
+    return bias_dropout_add_op().call(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                      global_shape, shard_start);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -511,11 +678,13 @@ struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
     const at::Tensor& grad = grads[0];
     at::Tensor grad_x, grad_bias;
     if (grad.defined()) {
-      grad_x = dropout_op(false, false).call(grad, s.keep_prob, s.seed, s.stream, s.offset, s.generator, s.threshold_bits);
+      grad_x = dropout_op(false, false)
+                   .call(grad, s.keep_prob, s.seed, s.stream, s.offset, s.generator, s.threshold_bits,
+                         as_shape(s.global_shape), as_shape(s.shard_start));
       grad_bias = grad_x.reshape({-1, grad_x.size(-1)}).sum(0);
     }
-    return {grad_x, grad_bias, grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+    return {grad_x,       grad_bias,    grad,         at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -526,74 +695,85 @@ struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
 bool records_graph(const at::Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
 
 at::Tensor dropout_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                            c10::string_view generator, int64_t threshold_bits) {
+                            c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
   if (!records_graph(input)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_op(false, false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+    return dropout_op(false, false)
+        .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
   }
-  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
-                                    int64_t(Kind::elementwise), false);
+  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::elementwise), false);
 }
 at::Tensor dropout_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
-                                    int64_t offset, c10::string_view generator, int64_t threshold_bits) {
+                                    int64_t offset, c10::string_view generator, int64_t threshold_bits,
+                                    Shape global_shape, Shape shard_start) {
   if (!records_graph(self)) {
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      dropout_op(false, true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits);
+      dropout_op(false, true)
+          .call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
     }
     torch::autograd::impl::bump_version(self);
     return self;
   }
-  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits,
-                                    int64_t(Kind::elementwise), true);
+  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::elementwise), true);
 }
-at::Tensor dropout2d_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream,
-                              int64_t offset, c10::string_view generator, int64_t threshold_bits) {
+at::Tensor dropout2d_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
+                              c10::string_view generator, int64_t threshold_bits, Shape global_shape,
+                              Shape shard_start) {
   if (!records_graph(input)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_op(true, false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+    return dropout_op(true, false)
+        .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
   }
-  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
-                                    int64_t(Kind::channels), false);
+  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::channels), false);
 }
 at::Tensor dropout2d_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
-                                      int64_t offset, c10::string_view generator, int64_t threshold_bits) {
+                                      int64_t offset, c10::string_view generator, int64_t threshold_bits,
+                                      Shape global_shape, Shape shard_start) {
   if (!records_graph(self)) {
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      dropout_op(true, true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits);
+      dropout_op(true, true)
+          .call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
     }
     torch::autograd::impl::bump_version(self);
     return self;
   }
-  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits,
-                                    int64_t(Kind::channels), true);
+  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                    shard_start, int64_t(Kind::channels), true);
 }
 std::tuple<at::Tensor, at::Tensor> dropout_mask_autograd(const at::Tensor& input, double keep_prob, int64_t seed,
                                                          int64_t stream, int64_t offset, c10::string_view generator,
-                                                         int64_t threshold_bits) {
+                                                         int64_t threshold_bits, Shape global_shape,
+                                                         Shape shard_start) {
   if (!records_graph(input)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_mask_op(false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits);
+    return dropout_mask_op(false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                       shard_start);
   }
-  auto outputs = StoredMaskDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, false);
+  auto outputs = StoredMaskDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                          global_shape, shard_start, false);
   return {outputs[0], outputs[1]};
 }
-std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_autograd(const at::Tensor& self, double keep_prob,
-                                                                 int64_t seed, int64_t stream, int64_t offset,
-                                                                 c10::string_view generator,
-                                                                 int64_t threshold_bits) {
+std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed,
+                                                                 int64_t stream, int64_t offset,
+                                                                 c10::string_view generator, int64_t threshold_bits,
+                                                                 Shape global_shape, Shape shard_start) {
   if (!records_graph(self)) {
     at::Tensor mask;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      mask = std::get<1>(
-          dropout_mask_op(true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits));
+      mask = std::get<1>(dropout_mask_op(true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                                    global_shape, shard_start));
     }
     torch::autograd::impl::bump_version(self);
     return {self, mask};
   }
-  auto outputs = StoredMaskDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, true);
+  auto outputs = StoredMaskDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                          global_shape, shard_start, true);
   return {outputs[0], outputs[1]};
 }
 at::Tensor dropout_backward_mask_autograd(const at::Tensor& grad, const at::Tensor& mask, double keep_prob,
@@ -606,12 +786,15 @@ at::Tensor dropout_backward_mask_autograd(const at::Tensor& grad, const at::Tens
 }
 at::Tensor bias_dropout_add_autograd(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual,
                                      double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                                     c10::string_view generator, int64_t threshold_bits) {
+                                     c10::string_view generator, int64_t threshold_bits, Shape global_shape,
+                                     Shape shard_start) {
   if (!records_graph(x) && !records_graph(bias) && !records_graph(residual)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return bias_dropout_add_op().call(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits);
+    return bias_dropout_add_op().call(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                      global_shape, shard_start);
   }
-  return BiasDropoutAdd::apply(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits);
+  return BiasDropoutAdd::apply(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits,
+                               global_shape, shard_start);
 }
 
 // ---------------------------------------------------------------- this copy's process-wide switches
@@ -633,7 +816,11 @@ std::tuple<std::string, std::string, int64_t, int64_t> runtime_op() {
 }  // namespace
 
 TORCH_LIBRARY(simdrop, m) {
-  const std::string params = "float keep_prob, int seed, int stream, int offset, str generator, int threshold_bits";
+  // The placement (docs/distributed.md) comes last, with defaults, so that calls and
+  // scripted models written before it existed keep working.
+  const std::string params =
+      "float keep_prob, int seed, int stream, int offset, str generator, int threshold_bits, "
+      "int[]? global_shape=None, int[]? shard_start=None";
   m.def(("dropout(Tensor input, " + params + ") -> Tensor").c_str());
   m.def(("dropout_(Tensor(a!) self, " + params + ") -> Tensor(a!)").c_str());
   m.def(("dropout_mask(Tensor input, " + params + ") -> (Tensor, Tensor)").c_str());
