@@ -7,6 +7,9 @@
 //   forward_f64/<isa>           read 8, write 8                                  16
 //   forward_bf16/<isa>          read 2, write 2                                   4
 //   forward_f16/<isa>           read 2, write 2                                   4
+//   view_shard512/<isa>         a column shard: rows of 512 of a tensor of 1024   8
+//                               columns (index_ld 1024), contiguous data
+//   view_shard342/<isa>         rows of 342 of 1026 (3 tensor-parallel ranks)    8
 // Philox, 32-bit threshold, keep_prob 0.9, no mask output, a fresh stream per
 // iteration. The GB/s counter counts the bytes each call really moves, so
 // dividing it by the copy roof of the same n and thread count (copy/* rows,
@@ -112,6 +115,14 @@ void register_extensions(const simdrop_bench::config& cfg) {
       add("forward_f16", isa, n, 4.0, [](size_t n, const simdrop_params& p) {
         extra_buffers& e = extra_for(n);
         return simdrop_forward_f16(e.x16.data(), e.y16.data(), n, &p, nullptr);
+      });
+      add("view_shard512", isa, n, 8.0, [](size_t n, const simdrop_params& p) {
+        simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
+        return simdrop_forward_view_f32(b.x, 512, b.y, 512, n / 512, 512, 1024, &p, nullptr, 0);
+      });
+      add("view_shard342", isa, n, 8.0, [](size_t n, const simdrop_params& p) {
+        simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
+        return simdrop_forward_view_f32(b.x, 342, b.y, 342, n / 342, 342, 1026, &p, nullptr, 0);
       });
     }
   }

@@ -195,8 +195,10 @@ void view_composed(const job& j, const decision_kernels& k, const view_2d<T>& v,
   // rows instead, gaps between their indices included. (A tile of several
   // rows has all the columns; a one-row tile goes row by row, below.)
   const size_t chunk = decision_chunk(j);
-  const size_t rows_per_block =
-      cols <= chunk / 4 && v.index_ld <= chunk / 2 ? size_t((chunk - cols) / v.index_ld) + 1 : 1;
+  const bool gaps_are_free = v.index_ld == cols || j.generator == SIMDROP_XOSHIRO128PP;
+  const size_t rows_per_block = gaps_are_free && cols <= chunk / 4 && v.index_ld <= chunk / 2
+                                    ? size_t((chunk - cols) / v.index_ld) + 1
+                                    : 1;
   if (t.row_end - t.row_begin > 1 && rows_per_block > 1) {
     decision_bits bits;
     for (size_t rb = t.row_begin; rb < t.row_end; rb += rows_per_block) {
