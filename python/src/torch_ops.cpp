@@ -694,56 +694,26 @@ struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
 // kernels do.
 bool records_graph(const at::Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
 
-at::Tensor dropout_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                            c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+// The Autograd kernels of dropout, dropout_, dropout2d and dropout2d_: without
+// a graph to record, the CPU kernel below autograd (in place: the version
+// bumped); else the regenerating Function.
+template <bool Channels, bool InPlace>
+at::Tensor regenerating_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream,
+                                 int64_t offset, c10::string_view generator, int64_t threshold_bits,
+                                 Shape global_shape, Shape shard_start) {
   if (!records_graph(input)) {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_op(false, false)
-        .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
-  }
-  return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
-                                    shard_start, int64_t(Kind::elementwise), false);
-}
-at::Tensor dropout_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
-                                    int64_t offset, c10::string_view generator, int64_t threshold_bits,
-                                    Shape global_shape, Shape shard_start) {
-  if (!records_graph(self)) {
+    at::Tensor out;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      dropout_op(false, true)
-          .call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+      out = dropout_op(Channels, InPlace)
+                .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
     }
-    torch::autograd::impl::bump_version(self);
-    return self;
-  }
-  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
-                                    shard_start, int64_t(Kind::elementwise), true);
-}
-at::Tensor dropout2d_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
-                              c10::string_view generator, int64_t threshold_bits, Shape global_shape,
-                              Shape shard_start) {
-  if (!records_graph(input)) {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_op(true, false)
-        .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
+    if (!InPlace) return out;
+    torch::autograd::impl::bump_version(input);
+    return input;
   }
   return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
-                                    shard_start, int64_t(Kind::channels), false);
-}
-at::Tensor dropout2d_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
-                                      int64_t offset, c10::string_view generator, int64_t threshold_bits,
-                                      Shape global_shape, Shape shard_start) {
-  if (!records_graph(self)) {
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      dropout_op(true, true)
-          .call(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
-    }
-    torch::autograd::impl::bump_version(self);
-    return self;
-  }
-  return RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
-                                    shard_start, int64_t(Kind::channels), true);
+                                    shard_start, int64_t(Channels ? Kind::channels : Kind::elementwise), InPlace);
 }
 std::tuple<at::Tensor, at::Tensor> dropout_mask_autograd(const at::Tensor& input, double keep_prob, int64_t seed,
                                                          int64_t stream, int64_t offset, c10::string_view generator,
@@ -846,12 +816,12 @@ TORCH_LIBRARY_IMPL(simdrop, CPU, m) {
 }
 
 TORCH_LIBRARY_IMPL(simdrop, Autograd, m) {
-  m.impl("dropout", &dropout_autograd);
-  m.impl("dropout_", &dropout_inplace_autograd);
+  m.impl("dropout", &regenerating_autograd<false, false>);
+  m.impl("dropout_", &regenerating_autograd<false, true>);
   m.impl("dropout_mask", &dropout_mask_autograd);
   m.impl("dropout_mask_", &dropout_mask_inplace_autograd);
   m.impl("dropout_backward_mask", &dropout_backward_mask_autograd);
-  m.impl("dropout2d", &dropout2d_autograd);
-  m.impl("dropout2d_", &dropout2d_inplace_autograd);
+  m.impl("dropout2d", &regenerating_autograd<true, false>);
+  m.impl("dropout2d_", &regenerating_autograd<true, true>);
   m.impl("bias_dropout_add", &bias_dropout_add_autograd);
 }

@@ -48,19 +48,21 @@ struct ops {
   static u32 pack_high32(const xsimd::batch<uint64_t, arch>& a, const xsimd::batch<uint64_t, arch>& b) {
     return _mm512_mask_shuffle_epi32(b, __mmask16(0x5555), a, _MM_PERM_CDAB);  // a1 b1 a3 b3 ...
   }
+  // 16- and 8-bit fields by one packed compare each (vpcmpuw, vpcmpub).
+  static constexpr bool packed_field_compare = true;
   // 16-bit decisions of a word register: one compare of the 32 halves, whose
   // interleaved mask bits (low half of lane i at bit 2i) are split by pext.
   // u < t: one vpcmpud.
   static u32 threshold_vector(uint32_t t) { return u32(t); }
   static b32 below(const u32& u, const u32& t) { return u < t; }
-  static void decide16(const u32& w, const u32&, const u32& t_pair, b32& low, b32& high) {
+  static void decide16(const u32& w, const u32& t_pair, b32& low, b32& high) {
     const uint32_t bits = _mm512_cmplt_epu16_mask(w, t_pair);
     low = b32(__mmask16(_pext_u32(bits, 0x55555555u)));
     high = b32(__mmask16(_pext_u32(bits, 0xAAAAAAAAu)));
   }
   // 8-bit decisions: one compare of the 64 bytes (byte b of lane i at bit
   // 4i + b), split into four 16-lane masks by pext.
-  static void decide8(const u32& w, const u32&, const u32& t_bytes, b32 (&keep)[4]) {
+  static void decide8(const u32& w, const u32& t_bytes, b32 (&keep)[4]) {
     const uint64_t bits = _mm512_cmplt_epu8_mask(w, t_bytes);
     for (unsigned b = 0; b < 4; ++b) keep[b] = b32(__mmask16(_pext_u64(bits, 0x1111111111111111ull << b)));
   }

@@ -48,18 +48,8 @@ struct ops {
   // u < t: one vcltq_u32.
   static u32 threshold_vector(uint32_t t) { return u32(t); }
   static b32 below(const u32& u, const u32& t) { return u < t; }
-  static void decide16(const u32& w, const u32& t_high, const u32&, b32& low, b32& high) {
-    low = below(w << 16, t_high);
-    high = below(w, t_high);
-  }
-  // Byte b of each lane against T: the byte moved to the top of the lane,
-  // compared with T << 24 (the bits below it cannot change the outcome).
-  static void decide8(const u32& w, const u32& t_top, const u32&, b32 (&keep)[4]) {
-    keep[0] = below(w << 24, t_top);
-    keep[1] = below(w << 16, t_top);
-    keep[2] = below(w << 8, t_top);
-    keep[3] = below(w, t_top);
-  }
+  // 16- and 8-bit fields by shifts and below() (decide.inc): no packed compare.
+  static constexpr bool packed_field_compare = false;
   static uint32_t to_bits(const b32& keep) {
     const uint32x4_t lane_bit = {1, 2, 4, 8};
     return vaddvq_u32(vandq_u32(keep, lane_bit));
