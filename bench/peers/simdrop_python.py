@@ -34,27 +34,9 @@ import statistics
 import sys
 import time
 
+from peer_args import default_all_threads, parse_size, parse_sizes, parse_threads
+
 KEEP_PROB = 0.9
-
-
-def parse_size(text):
-    text = text.strip()
-    multiplier = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
-    return int(text[:-1] if multiplier > 1 else text) * multiplier
-
-
-def parse_sizes(text):
-    return [parse_size(s) for s in text.split(",") if s.strip()]
-
-
-def default_all_threads():
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def time_alternating(contenders, repeats, min_time):
@@ -110,7 +92,7 @@ def main():
 
     log = sys.stderr if args.out == "-" else sys.stdout
     all_threads = args.all_threads if args.all_threads > 0 else default_all_threads()
-    threads = sorted({all_threads if t.strip() == "all" else int(t) for t in args.threads.split(",") if t.strip()})
+    threads = parse_threads(args.threads, all_threads)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     p = 1.0 - KEEP_PROB
     rows = []

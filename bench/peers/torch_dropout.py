@@ -23,31 +23,7 @@ import statistics
 import sys
 import time
 
-
-def parse_size(text):
-    text = text.strip()
-    multiplier = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
-    digits = text[:-1] if multiplier > 1 else text
-    return int(digits) * multiplier
-
-
-def default_all_threads():
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def parse_threads(text, all_threads):
-    threads = []
-    for item in text.split(","):
-        item = item.strip()
-        if item:
-            threads.append(all_threads if item == "all" else int(item))
-    return sorted(set(threads))
+from peer_args import default_all_threads, parse_sizes, parse_threads
 
 
 def write(path, document):
@@ -110,7 +86,7 @@ def main():
     args = parser.parse_args()
 
     all_threads = args.all_threads if args.all_threads > 0 else default_all_threads()
-    sizes = sorted(set(parse_size(s) for s in args.sizes.split(",") if s.strip()))
+    sizes = sorted(set(parse_sizes(args.sizes)))
     threads = parse_threads(args.threads, all_threads)
     document = {
         "schema": "simdrop-peer-1",

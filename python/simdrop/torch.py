@@ -23,7 +23,7 @@ ops, the seed and step rules and what each call accepts.
 import copy
 import operator
 import os
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -208,6 +208,15 @@ class _SeededDropout(torch.nn.Module):
         self.register_buffer("seed", torch.tensor(seed, dtype=torch.int64))
         self.register_buffer("step", torch.tensor(0, dtype=torch.int64))
 
+    def _placement(self, input: torch.Tensor, module: str, shard_start: Optional[List[int]],
+                   global_shape: Optional[List[int]]) -> Tuple[Optional[List[int]], Optional[List[int]]]:
+        """A training call's placement: the one given (both or neither), else the constructor's."""
+        if input.device.type != "cpu":
+            raise ValueError("simdrop.torch." + module + ": only CPU tensors are supported")
+        if shard_start is None and global_shape is None:
+            return self.shard_start, self.global_shape
+        return shard_start, global_shape
+
     def extra_repr(self):
         text = "p={}, inplace={}, generator={!r}, threshold_bits={}".format(
             self.p, self.inplace, self.generator, self.threshold_bits)
@@ -256,11 +265,7 @@ class Dropout(_SeededDropout):
                  global_shape: Optional[List[int]]) -> torch.Tensor:
         if not self.training:
             return input
-        if input.device.type != "cpu":
-            raise ValueError("simdrop.torch.Dropout: only CPU tensors are supported")
-        if shard_start is None and global_shape is None:
-            shard_start = self.shard_start
-            global_shape = self.global_shape
+        shard_start, global_shape = self._placement(input, "Dropout", shard_start, global_shape)
         seed = int(self.seed)
         stream = int(self.step)
         if self.save_mask:
@@ -320,11 +325,7 @@ class Dropout2d(_SeededDropout):
                    global_shape: Optional[List[int]]) -> torch.Tensor:
         if not self.training:
             return input
-        if input.device.type != "cpu":
-            raise ValueError("simdrop.torch.Dropout2d: only CPU tensors are supported")
-        if shard_start is None and global_shape is None:
-            shard_start = self.shard_start
-            global_shape = self.global_shape
+        shard_start, global_shape = self._placement(input, "Dropout2d", shard_start, global_shape)
         seed = int(self.seed)
         stream = int(self.step)
         if self.inplace:

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
+#include "core/convert.hpp"
 #include "simdrop/simdrop.h"
 
 namespace simdrop_python {
@@ -132,52 +132,12 @@ inline Scale contract_scale(float keep_prob, uint32_t threshold_bits) {
   return s;
 }
 
-inline uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-inline float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-inline float bf16_to_float(uint16_t h) { return float_of(uint32_t(h) << 16); }
-
-inline uint16_t float_to_bf16(float f) {
-  const uint32_t u = bits_of(f);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((u >> 16) | 0x0040u);  // NaN, made quiet
-  return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);                     // nearest, ties to even
-}
-
-inline float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  const int exponent = (h >> 10) & 0x1F;
-  const uint32_t mantissa = h & 0x3FFu;
-  if (exponent == 0x1F) return float_of(sign | 0x7F800000u | (mantissa << 13));  // inf / NaN
-  if (exponent == 0) return (sign ? -1.0f : 1.0f) * std::ldexp(float(mantissa), -24);  // zero, subnormal: exact
-  return float_of(sign | (uint32_t(exponent - 15 + 127) << 23) | (mantissa << 13));
-}
-
-inline uint16_t float_to_half(float f) {
-  const uint32_t u = bits_of(f);
-  const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
-  const uint32_t a = u & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return uint16_t(sign | 0x7E00u | ((a >> 13) & 0x3FFu));  // NaN, made quiet
-  if (a >= 0x477FF000u) return uint16_t(sign | 0x7C00u);  // rounds to >= 2^16: infinity
-  if (a >= 0x38800000u) {                                 // a normal half (>= 2^-14)
-    const uint32_t rounded = a + 0xFFFu + ((a >> 13) & 1u);
-    return uint16_t(sign | ((rounded - (uint32_t(127 - 15) << 23)) >> 13));
-  }
-  // A half subnormal (or zero): |f| / 2^-24 rounded to an integer, ties to even.
-  // |f| < 2^-14, so the quotient is below 1024 and exact in double.
-  const double units = double(float_of(a)) * 16777216.0;
-  double whole = std::floor(units);
-  const double rest = units - whole;
-  if (rest > 0.5 || (rest == 0.5 && std::fmod(whole, 2.0) != 0.0)) whole += 1.0;
-  return uint16_t(sign | uint16_t(whole));  // 1024 carries into the smallest normal, as it should
-}
+// The library's own conversions (round to nearest even, NaN kept quiet), the
+// ones its f16 and bf16 calls use.
+using simdrop::detail::bf16_to_float;
+using simdrop::detail::float_to_bf16;
+using simdrop::detail::float_to_half;
+using simdrop::detail::half_to_float;
 
 template <DType T> struct storage;
 template <> struct storage<DType::f32> { using type = float; };

@@ -609,6 +609,14 @@ struct RegeneratingDropout : public torch::autograd::Function<RegeneratingDropou
   }
 };
 
+// The gradient through the keep bits a Function saved (its only saved tensor) with
+// its keep_prob and threshold_bits; an undefined gradient stays undefined.
+at::Tensor stored_mask_gradient(AutogradContext* ctx, const at::Tensor& grad) {
+  if (!grad.defined()) return at::Tensor();
+  return backward_mask_op().call(grad, ctx->get_saved_variables()[0], ctx->saved_data["keep_prob"].toDouble(),
+                                 ctx->saved_data["threshold_bits"].toInt());
+}
+
 // dropout_backward_mask: linear in grad; its own backward is itself with the same mask.
 struct MaskedBackward : public torch::autograd::Function<MaskedBackward> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad, const at::Tensor& mask, double keep_prob,
@@ -621,13 +629,7 @@ struct MaskedBackward : public torch::autograd::Function<MaskedBackward> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const at::Tensor mask = ctx->get_saved_variables()[0];
-    at::Tensor grad_grad;
-    if (grads[0].defined())
-      grad_grad = backward_mask_op()
-                      .call(grads[0], mask, ctx->saved_data["keep_prob"].toDouble(),
-                            ctx->saved_data["threshold_bits"].toInt());
-    return {grad_grad, at::Tensor(), at::Tensor(), at::Tensor()};
+    return {stored_mask_gradient(ctx, grads[0]), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -648,13 +650,8 @@ struct StoredMaskDropout : public torch::autograd::Function<StoredMaskDropout> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const at::Tensor mask = ctx->get_saved_variables()[0];
-    at::Tensor grad_input;
-    if (grads[0].defined())
-      grad_input = backward_mask_op()
-                       .call(grads[0], mask, ctx->saved_data["keep_prob"].toDouble(),
-                             ctx->saved_data["threshold_bits"].toInt());
-    return {grad_input,   at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+    return {stored_mask_gradient(ctx, grads[0]),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
