@@ -629,6 +629,40 @@ TEST_CASE("calls above the streaming-store size equal scalar, with aligned and u
     }
   }
 
+  // forward_f64 moves 16 bytes per element, so it streams from 2^21 elements,
+  // with the same layouts: element 11 of offset 37 starts a register, and 5
+  // doubles of misalignment put it on a 64-byte boundary too.
+  const std::size_t doubles = (std::size_t(1) << 21) + 4099;
+  const std::vector<double> xd(x.begin(), x.begin() + std::ptrdiff_t(doubles));
+  const auto bits_of = [](const double* v, std::size_t count) {
+    std::vector<std::uint64_t> bits(count);
+    std::memcpy(bits.data(), v, count * sizeof(double));
+    return bits;
+  };
+  for (std::size_t w = 0; w < widths; ++w) {
+    const generator_width& gw = all_generator_widths[w];
+    for (const streaming_layout& l : streaming_layouts) {
+      simdrop_params p = simdrop_params_default(0.75f, 0xD0DAull + w);
+      p.generator = gw.generator;
+      p.threshold_bits = gw.threshold_bits;
+      p.offset = l.offset;
+      INFO("f64, " << gw.name << ", offset " << l.offset << ", y misaligned by " << l.misalign << " doubles");
+      guarded<double> expected(doubles, l.misalign), actual(doubles, l.misalign);
+      simdrop_test::with_isa("scalar", [&] {
+        REQUIRE(simdrop_forward_f64(xd.data(), expected.data(), doubles, &p, nullptr) == SIMDROP_OK);
+      });
+      simdrop_test::with_isa(isa, [&] {
+        REQUIRE(simdrop_forward_f64(xd.data(), actual.data(), doubles, &p, nullptr) == SIMDROP_OK);
+      });
+      const std::vector<std::uint64_t> a = bits_of(actual.data(), doubles), e = bits_of(expected.data(), doubles);
+      const std::size_t f = first_mismatch(a.data(), e.data(), doubles);
+      INFO("forward_f64: " << simdrop_test::describe_values(a.data(), e.data(), f));
+      CHECK(f == npos);
+      INFO(actual.guard_report());
+      CHECK(actual.guards_intact());
+    }
+  }
+
   // fill_u32 moves 4 bytes per word against forward's 8 per element, so it
   // streams from 2^23 words (src/kernels/dropout_kernels.inc). The odd offset
   // and size give partial registers at both ends.

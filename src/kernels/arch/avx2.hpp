@@ -64,6 +64,13 @@ struct ops {
     return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(keep)));
   }
   static fb32 as_float(const b32& keep) { return fb32(_mm256_castsi256_ps(keep)); }
+  // The decisions of lanes 0-3 and 4-7 as masks of two double vectors (sign-extended).
+  static b64 low_doubles(const b32& keep) {
+    return b64(_mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(keep))));
+  }
+  static b64 high_doubles(const b32& keep) {
+    return b64(_mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(keep, 1))));
+  }
   static fb32 bits_to_mask(uint32_t bits) {
     const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const __m256i set = _mm256_and_si256(_mm256_set1_epi32(int(bits)), lane_bit);
@@ -91,6 +98,7 @@ struct ops {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
   }
   static void stream_store(float* p, const f32& v) { _mm256_stream_ps(p, v); }
+  static void stream_store(double* p, const f64& v) { _mm256_stream_pd(p, v); }
   // The apply loops of the composed entries (kernels/apply_loops.hpp).
   static const detail::apply_loops& apply_loops() { return detail::avx2_apply_loops(); }
   static void stream_fence() { _mm_sfence(); }

@@ -68,6 +68,9 @@ struct ops {
   }
   static uint32_t to_bits(const b32& keep) { return uint32_t(keep.data); }
   static fb32 as_float(const b32& keep) { return fb32(keep.data); }
+  // The decisions of lanes 0-7 and 8-15 as masks of two double vectors.
+  static b64 low_doubles(const b32& keep) { return b64(__mmask8(keep.data)); }
+  static b64 high_doubles(const b32& keep) { return b64(__mmask8(keep.data >> 8)); }
   static fb32 bits_to_mask(uint32_t bits) { return fb32(__mmask16(bits)); }
   template <int Bits>
   static u32 rotl(const u32& x) {
@@ -102,6 +105,7 @@ struct ops {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(v));
   }
   static void stream_store(float* p, const f32& v) { _mm512_stream_ps(p, v); }
+  static void stream_store(double* p, const f64& v) { _mm512_stream_pd(p, v); }
   // The apply loops of the composed entries (kernels/apply_loops.hpp).
   static const detail::apply_loops& apply_loops() { return detail::avx512_apply_loops(); }
   static void stream_fence() { _mm_sfence(); }

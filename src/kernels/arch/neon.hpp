@@ -55,6 +55,13 @@ struct ops {
     return vaddvq_u32(vandq_u32(keep, lane_bit));
   }
   static fb32 as_float(const b32& keep) { return fb32(keep.data); }
+  // The decisions of lanes 0-1 and 2-3 as masks of two double vectors (sign-extended).
+  static b64 low_doubles(const b32& keep) {
+    return b64(vreinterpretq_u64_s64(vmovl_s32(vget_low_s32(vreinterpretq_s32_u32(keep.data)))));
+  }
+  static b64 high_doubles(const b32& keep) {
+    return b64(vreinterpretq_u64_s64(vmovl_high_s32(vreinterpretq_s32_u32(keep.data))));
+  }
   static fb32 bits_to_mask(uint32_t bits) {
     const uint32x4_t lane_bit = {1, 2, 4, 8};
     return fb32(vtstq_u32(vdupq_n_u32(bits), lane_bit));
@@ -72,6 +79,7 @@ struct ops {
   static f32 load_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
   static void store_bf16(uint16_t* p, const u32& v) { vst1_u16(p, vmovn_u32(v)); }
   static void stream_store(float* p, const f32& v) { v.store_unaligned(p); }
+  static void stream_store(double* p, const f64& v) { v.store_unaligned(p); }
   // The apply loops of the composed entries (kernels/apply_loops.hpp).
   static const detail::apply_loops& apply_loops() { return detail::portable_apply_loops(); }
   static void stream_fence() {}
