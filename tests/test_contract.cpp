@@ -591,11 +591,7 @@ TEST_CASE("calls above the streaming-store size equal scalar, with aligned and u
   for (std::size_t w = 0; w < widths; ++w) {
     const generator_width& gw = all_generator_widths[w];
     for (const streaming_layout& l : streaming_layouts) {
-      simdrop_params p = simdrop_params_default(0.75f, 0xC0FFEEull + w);
-      p.generator = gw.generator;
-      p.threshold_bits = gw.threshold_bits;
-      p.stream = 7;
-      p.offset = l.offset;
+      const simdrop_params p = make_params(gw, 0.75f, 0xC0FFEEull + w, 7, l.offset);
       INFO(gw.name << ", offset " << l.offset << ", y misaligned by " << l.misalign << " floats");
       guarded<float> expected(n, l.misalign), actual(n, l.misalign);
       std::vector<std::uint8_t> expected_mask((n + 7) / 8), actual_mask((n + 7) / 8);
@@ -642,10 +638,7 @@ TEST_CASE("calls above the streaming-store size equal scalar, with aligned and u
   for (std::size_t w = 0; w < widths; ++w) {
     const generator_width& gw = all_generator_widths[w];
     for (const streaming_layout& l : streaming_layouts) {
-      simdrop_params p = simdrop_params_default(0.75f, 0xD0DAull + w);
-      p.generator = gw.generator;
-      p.threshold_bits = gw.threshold_bits;
-      p.offset = l.offset;
+      const simdrop_params p = make_params(gw, 0.75f, 0xD0DAull + w, 0, l.offset);
       INFO("f64, " << gw.name << ", offset " << l.offset << ", y misaligned by " << l.misalign << " doubles");
       guarded<double> expected(doubles, l.misalign), actual(doubles, l.misalign);
       simdrop_test::with_isa("scalar", [&] {
