@@ -3,7 +3,10 @@
 //   forward_2d/<isa>            rows of 1024 floats with ld 1088 (strided views)  8 bytes/element
 //   channels_first/<isa>        NCHW, one decision per (n, c)                     8
 //   channels_last/<isa>         NHWC                                              8
+//   forward_2d_offset3/<isa>    forward_2d at global offset 3: every row's first and last
+//                               vectors cross a register boundary                8
 //   bias_dropout_add/<isa>      rows of 1024, reads x and residual, writes y     12 (+ the bias)
+//   bias_dropout_add_offset3/<isa>  the same at global offset 3                 12
 //   forward_f64/<isa>           read 8, write 8                                  16
 //   forward_bf16/<isa>          read 2, write 2                                   4
 //   forward_f16/<isa>           read 2, write 2                                   4
@@ -89,6 +92,12 @@ void register_extensions(const simdrop_bench::config& cfg) {
         extra_buffers& e = extra_for(n);
         return simdrop_forward_2d_f32(e.x2d.data(), 1088, e.y2d.data(), 1088, n / 1024, 1024, &p, nullptr, 0);
       });
+      add("forward_2d_offset3", isa, n, 8.0, [](size_t n, const simdrop_params& p) {
+        extra_buffers& e = extra_for(n);
+        simdrop_params at3 = p;
+        at3.offset = 3;
+        return simdrop_forward_2d_f32(e.x2d.data(), 1088, e.y2d.data(), 1088, n / 1024, 1024, &at3, nullptr, 0);
+      });
       add("channels_first", isa, n, 8.0, [](size_t n, const simdrop_params& p) {
         simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
         const size_t batch = 16, channels = 256;
@@ -103,6 +112,14 @@ void register_extensions(const simdrop_bench::config& cfg) {
         simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
         extra_buffers& e = extra_for(n);
         return simdrop_bias_dropout_add_f32(b.x, e.bias.data(), e.residual.data(), b.y, n / 1024, 1024, &p, nullptr);
+      });
+      add("bias_dropout_add_offset3", isa, n, 12.0, [](size_t n, const simdrop_params& p) {
+        simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
+        extra_buffers& e = extra_for(n);
+        simdrop_params at3 = p;
+        at3.offset = 3;
+        return simdrop_bias_dropout_add_f32(b.x, e.bias.data(), e.residual.data(), b.y, n / 1024, 1024, &at3,
+                                            nullptr);
       });
       add("forward_f64", isa, n, 16.0, [](size_t n, const simdrop_params& p) {
         extra_buffers& e = extra_for(n);
