@@ -1000,7 +1000,7 @@ void run_call(byte_reader& in, const runtime_choice& choice) {
     if (is_2d_op(op)) {
       const buffer* m = find(c, "mask");
       const bool data = op != op_mask_view;
-      if ((data && (c.ld[0] < c.cols || c.ld[1] < c.cols)) || (m && !m->is_null && c.ld[2] < (c.cols + 7) / 8) ||
+      if ((data && (c.ld[0] < c.cols || c.ld[1] < c.cols)) || (m && (!m->is_null || !data) && c.ld[2] < (c.cols + 7) / 8) ||
           c.index_ld < c.cols)
         e.add(SIMDROP_ERR_LEADING_DIM, elements != 0 && c.rows > 1);
     }
