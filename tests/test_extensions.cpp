@@ -294,7 +294,10 @@ TEST_CASE("channel dropout: one decision per (n, c) at offset + n*channels + c, 
   };
   test_rng rng(0xC4A77E1);
   std::vector<shape> shapes = {{1, 1, 1},   {2, 3, 5},       {3, 17, 1},   {4, 9, 0},   {1, 2049, 3},
-                               {2, 5000, 2}, {2, 64, 4100},  {1, 3, 70000}, {8, 300, 97}};
+                               {2, 5000, 2}, {2, 64, 4100},  {1, 3, 70000}, {8, 300, 97},
+                               // channels first: runs around a 64-bit word (63, 64, 65), the last
+                               // spread length and the first run applied on its own (1023, 1024)
+                               {2, 11, 63},  {2, 9, 64},     {1, 40, 65},   {3, 5, 1023}, {3, 7, 1024}};
   for (int k = 0; k < 6; ++k) shapes.push_back({1 + rng.below(6), 1 + rng.below(100), rng.below(50)});
   for (std::size_t si = 0; si < shapes.size(); ++si) {
     const shape sh = shapes[si];
