@@ -10,10 +10,13 @@
 //   forward_f64/<isa>           read 8, write 8                                  16
 //   forward_bf16/<isa>          read 2, write 2                                   4
 //   forward_f16/<isa>           read 2, write 2                                   4
+//   forward_2d_mask/<isa>       forward_2d writing its mask (ldmask 136)           8 (+ 1/8)
+//   backward_2d/<isa>           forward_2d's backward (dy, dx)                    8
+//   backward_f64/<isa>          16; backward_bf16/<isa>, backward_f16/<isa>: 4
 //   view_shard512/<isa>         a column shard: rows of 512 of a tensor of 1024   8
 //                               columns (index_ld 1024), contiguous data
 //   view_shard342/<isa>         rows of 342 of 1026 (3 tensor-parallel ranks)    8
-// Philox, 32-bit threshold, keep_prob 0.9, no mask output, a fresh stream per
+// Philox, 32-bit threshold, keep_prob 0.9, no mask output unless said, a fresh stream per
 // iteration. The GB/s counter counts the bytes each call really moves, so
 // dividing it by the copy roof of the same n and thread count (copy/* rows,
 // 8 bytes/element) gives the fraction of the roof.
@@ -37,6 +40,7 @@ struct extra_buffers {
   std::vector<double> x64, y64;
   std::vector<uint16_t> x16, y16;
   std::vector<float> residual, bias, x2d, y2d;
+  std::vector<uint8_t> mask2d;
 };
 
 extra_buffers& extra_for(size_t n) {
@@ -52,6 +56,7 @@ extra_buffers& extra_for(size_t n) {
     slot->bias.assign(1024, 0.125f);
     slot->x2d.assign(n / 1024 * 1088, 1.5f);
     slot->y2d.assign(n / 1024 * 1088, 0.0f);
+    slot->mask2d.assign(n / 1024 * 136, 0);
   }
   return *slot;
 }
@@ -98,6 +103,15 @@ void register_extensions(const simdrop_bench::config& cfg) {
         at3.offset = 3;
         return simdrop_forward_2d_f32(e.x2d.data(), 1088, e.y2d.data(), 1088, n / 1024, 1024, &at3, nullptr, 0);
       });
+      add("forward_2d_mask", isa, n, 8.125, [](size_t n, const simdrop_params& p) {
+        extra_buffers& e = extra_for(n);
+        return simdrop_forward_2d_f32(e.x2d.data(), 1088, e.y2d.data(), 1088, n / 1024, 1024, &p, e.mask2d.data(),
+                                      136);
+      });
+      add("backward_2d", isa, n, 8.0, [](size_t n, const simdrop_params& p) {
+        extra_buffers& e = extra_for(n);
+        return simdrop_backward_2d_f32(e.x2d.data(), 1088, e.y2d.data(), 1088, n / 1024, 1024, &p);
+      });
       add("channels_first", isa, n, 8.0, [](size_t n, const simdrop_params& p) {
         simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
         const size_t batch = 16, channels = 256;
@@ -132,6 +146,18 @@ void register_extensions(const simdrop_bench::config& cfg) {
       add("forward_f16", isa, n, 4.0, [](size_t n, const simdrop_params& p) {
         extra_buffers& e = extra_for(n);
         return simdrop_forward_f16(e.x16.data(), e.y16.data(), n, &p, nullptr);
+      });
+      add("backward_f64", isa, n, 16.0, [](size_t n, const simdrop_params& p) {
+        extra_buffers& e = extra_for(n);
+        return simdrop_backward_f64(e.x64.data(), e.y64.data(), n, &p);
+      });
+      add("backward_bf16", isa, n, 4.0, [](size_t n, const simdrop_params& p) {
+        extra_buffers& e = extra_for(n);
+        return simdrop_backward_bf16(e.x16.data(), e.y16.data(), n, &p);
+      });
+      add("backward_f16", isa, n, 4.0, [](size_t n, const simdrop_params& p) {
+        extra_buffers& e = extra_for(n);
+        return simdrop_backward_f16(e.x16.data(), e.y16.data(), n, &p);
       });
       add("view_shard512", isa, n, 8.0, [](size_t n, const simdrop_params& p) {
         simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
