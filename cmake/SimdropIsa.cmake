@@ -42,9 +42,14 @@ function(simdrop_add_isa_kernels library)
       simdrop_isa_object(avx512 SIMDROP_HAVE_AVX512
         SOURCES avx512.cpp avx512_masks.cpp avx512_halves.cpp avx512_fused.cpp avx512_apply.cpp
         FLAGS -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -mbmi2)
+      # The bf16 entry again with AVX-512 BF16, chosen at run time (avx512_bf16.cpp).
+      simdrop_isa_object(avx512_bf16 SIMDROP_HAVE_AVX512_BF16
+        SOURCES avx512_bf16.cpp
+        FLAGS -mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -mbmi2 -mavx512bf16)
       if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
         # g++ 12 warns falsely inside its own AVX-512 intrinsics header.
         target_compile_options(simdrop_isa_avx512 PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)
+        target_compile_options(simdrop_isa_avx512_bf16 PRIVATE -Wno-uninitialized -Wno-maybe-uninitialized)
       endif()
     elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
       simdrop_isa_object(neon SIMDROP_HAVE_NEON SOURCES neon.cpp neon_masks.cpp neon_halves.cpp neon_fused.cpp)

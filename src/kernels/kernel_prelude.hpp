@@ -27,6 +27,15 @@
 #define SIMDROP_ENTRIES_HALVES 4
 #define SIMDROP_ENTRIES_FUSED 8
 #define SIMDROP_ENTRIES_ALL 15
+// Not part of an implementation's own units: the bf16 entry alone, for the
+// avx512 unit compiled with AVX-512 BF16 (avx512_bf16.cpp).
+#define SIMDROP_ENTRIES_BF16_NATIVE 16
+
+namespace simdrop::kernels {
+// An element-wise 16-bit entry (forward_bf16's signature), for ops::native_bf16_entry.
+using forward16_entry = void (*)(const detail::job&, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin,
+                                 size_t end);
+}  // namespace simdrop::kernels
 
 // The generator, compare and store of one word register must fuse into one
 // loop body with the lane state in registers; GCC does not always inline the

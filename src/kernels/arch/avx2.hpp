@@ -20,6 +20,9 @@ using arch = xsimd::avx2;
 struct ops {
   static constexpr bool has_streaming = true;
   static constexpr uintptr_t stream_alignment = 32;
+  // bfloat16 rounding in integer lanes only (bf16_layout::rounded).
+  static constexpr bool native_bf16 = false;
+  static constexpr forward16_entry native_bf16_entry() { return nullptr; }
 
   // (hi, lo) of a * m per 32-bit lane; xsimd 8.1 has no 32x32->64 multiply.
   static void mulhilo(const u32& a, uint32_t m, u32& hi, u32& lo) {

@@ -13,7 +13,17 @@
 #include "core/cpu_features.hpp"
 #include "kernels/kernel_prelude.hpp"
 
-namespace simdrop::kernels::avx512 {
+// The bf16 entry of the same kernels compiled with AVX-512 BF16 as well
+// (avx512_bf16.cpp: its own namespace, so that none of its inline functions can
+// stand in for this unit's at link time on a CPU without it).
+namespace simdrop::kernels::avx512_bf16 {
+void forward_bf16(const detail::job&, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin, size_t end);
+}
+
+#ifndef SIMDROP_AVX512_NAMESPACE
+#define SIMDROP_AVX512_NAMESPACE avx512
+#endif
+namespace simdrop::kernels::SIMDROP_AVX512_NAMESPACE {
 
 using arch = xsimd::avx512bw;
 #include "kernels/generic/types.inc"
@@ -104,6 +114,27 @@ struct ops {
   static void store_bf16(uint16_t* p, const u32& v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(v));
   }
+#if defined(__AVX512BF16__)
+  // The avx512_bf16 unit: vcvtneps2bf16 rounds to nearest even and makes a NaN
+  // quiet with its top bits, exactly as bf16_layout::rounded, but flushes
+  // subnormal inputs to zero. So a vector with a subnormal lane is left to the
+  // integer rounding (false); zeros and the rest take the one instruction,
+  // dropped lanes zeroed by its mask.
+  static constexpr bool native_bf16 = true;
+  static bool store_bf16_native(uint16_t* p, const b32& keep, const f32& v) {
+    if (_mm512_fpclass_ps_mask(v, 0x20)) return false;  // 0x20: the subnormal class
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), (__m256i)_mm512_maskz_cvtneps_pbh(keep.data, v));
+    return true;
+  }
+  static constexpr forward16_entry native_bf16_entry() { return nullptr; }  // this unit is the native one
+#else
+  // bf16 jobs go to the avx512_bf16 unit where the CPU has AVX-512 BF16
+  // (SIMDROP_NO_AVX512_BF16=1 in the environment turns it off, for tests).
+  static constexpr bool native_bf16 = false;
+  static forward16_entry native_bf16_entry() {
+    return detail::host_cpu_features().avx512_bf16 ? avx512_bf16::forward_bf16 : nullptr;
+  }
+#endif
   static void stream_store(float* p, const f32& v) { _mm512_stream_ps(p, v); }
   static void stream_store(double* p, const f64& v) { _mm512_stream_pd(p, v); }
   // The apply loops of the composed entries (kernels/apply_loops.hpp).
@@ -113,4 +144,4 @@ struct ops {
 
 #include "kernels/generic/kernels.inc"
 
-}  // namespace simdrop::kernels::avx512
+}  // namespace simdrop::kernels::SIMDROP_AVX512_NAMESPACE
