@@ -5,6 +5,9 @@
 //   forward_mask/<isa>/<generator>/32bit       forward_f32 with the mask output  } at the extra
 //   forward_mask_offset3/<isa>/<generator>/32bit  the same with offset 3: mask   } sizes, one
 //                                              bits packed in order, not in place } thread
+//   forward_y16/<isa>/<generator>/32bit        forward_f32 with x and y 16 bytes    }
+//                                              past a 64-byte boundary (numpy's     }
+//                                              alignment), n - 16 elements           }
 //   backward_mask/<isa>                        backward_mask_f32 from a stored mask }
 //   fill_u32/<isa>/<generator>                 the raw word stream                  }
 // keep_prob is 0.9 everywhere. Each iteration uses a new stream, as each
@@ -83,6 +86,14 @@ void register_extra(const simdrop_bench::config& cfg) {
                        [&](const simdrop_params& p) { return simdrop_forward_f32(b.x, b.y, n, &p, b.mask); });
           });
         }
+        simdrop_bench::add_row("forward_y16/" + isa + "/" + gen + "/32bit", n, threads, 8.0,
+                               [=](benchmark::State& state) {
+                                 simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
+                                 if (!simdrop_bench::use_simdrop(state, isa.c_str(), threads)) return;
+                                 time_calls(state, make_params(g, 32), [&](const simdrop_params& p) {
+                                   return simdrop_forward_f32(b.x + 4, b.y + 4, n - 16, &p, nullptr);
+                                 });
+                               });
         simdrop_bench::add_row("fill_u32/" + isa + "/" + gen, n, threads, 4.0, [=](benchmark::State& state) {
           simdrop_bench::buffers& b = simdrop_bench::buffers_for(n);
           if (!simdrop_bench::use_simdrop(state, isa.c_str(), threads)) return;
