@@ -194,10 +194,11 @@ TEST_CASE("2-D values and mask bits equal the oracle", "[extensions][2d][oracle]
 
 TEST_CASE("2-D views whose rows start at multiples of 32 elements: one kernel pass over the rows",
           "[extensions][2d]") {
-  // Forward without a mask (backward, and forward in place, in check_2d_shape)
-  // takes one kernel pass over the rows when cols and offset are multiples of
-  // a register's elements (16, 32 or 64 by the threshold width); rows of 32 and
-  // 96 elements are that for 32- and 16-bit thresholds and not for 8-bit ones.
+  // Forward (with a mask too, whose rows may have bytes between them),
+  // backward and forward in place (check_2d_shape) take one kernel pass over
+  // the rows when cols and offset are multiples of a register's elements (16,
+  // 32 or 64 by the threshold width) and cols is at least 64; rows of 96
+  // elements are that for 32- and 16-bit thresholds and not for 8-bit ones.
   // Every width, row lengths that are and are not powers of two, offsets up
   // to 2^40.
   test_rng rng(0x3232);
@@ -205,7 +206,7 @@ TEST_CASE("2-D views whose rows start at multiples of 32 elements: one kernel pa
   for (const simdrop_test::generator_width& gw : simdrop_test::all_generator_widths)
     for (std::size_t k = 0; k < std::size(cols_list); ++k) {
       const std::size_t cols = cols_list[k], rows = 1 + rng.below(40);
-      const std::size_t ld = cols + (k % 2 ? 0 : rng.below(40)), ldmask = (cols + 7) / 8;
+      const std::size_t ld = cols + (k % 2 ? 0 : rng.below(40)), ldmask = (cols + 7) / 8 + k % 3;
       simdrop_params p = random_params(rng);
       p.generator = gw.generator;
       p.threshold_bits = gw.threshold_bits;
@@ -216,13 +217,14 @@ TEST_CASE("2-D views whose rows start at multiples of 32 elements: one kernel pa
     }
 }
 
-TEST_CASE("2-D views without a mask, above the streaming-store size, equal the per-row scalar calls",
+TEST_CASE("2-D views above the streaming-store size equal the per-row scalar calls, with and without a mask",
           "[extensions][2d][streaming]") {
-  // Without a mask, and with cols and offset multiples of 32, the kernels take
-  // a view in one pass over its rows (forward_rows_f32). With ld a multiple of
-  // 16 too and y 64-byte aligned (the first and third views) they write y with
-  // streaming stores from 2^22 elements; the second takes normal stores, the
-  // last (cols 1000, offset 5) the decision-block path.
+  // The kernels take a view in one pass over its rows (row_layout), with a
+  // mask when cols and offset are multiples of a register. With ld a multiple
+  // of 16 too and y 64-byte aligned (the first and third views) they write y
+  // with streaming stores from 2^22 elements; the second takes normal stores,
+  // the last (cols 1000, offset 5) splits the vectors at row ends, and its
+  // mask is composed.
   struct view {
     std::size_t cols, ld;
     u64 offset;
@@ -238,23 +240,30 @@ TEST_CASE("2-D views without a mask, above the streaming-store size, equal the p
   for (std::size_t k = 0; k < count; ++k) {
     const view& v = views[k];
     const std::size_t rows = (std::size_t(1) << 22) / v.cols + 3;
-    const shape_2d s{rows, v.cols, v.ld, v.ld, (v.cols + 7) / 8};
+    const shape_2d s{rows, v.cols, v.ld, v.ld, (v.cols + 7) / 8 + 3};
     simdrop_params p = make_params(0.8f, 0xD00D + k, 11, v.offset, v.generator, v.bits);
     INFO("view " << k << ": rows " << rows << " cols " << v.cols << " ld " << v.ld << " offset " << v.offset);
     const std::size_t ny = view_size(rows, v.cols, v.ld);
     const std::vector<float> x = simdrop_test::test_inputs(ny, 0xF00D + k);
     std::vector<float> expected(ny, poison);
-    std::vector<u8> unused_mask(view_size(rows, s.ldmask, s.ldmask));
-    as_scalar([&] { reference_2d(x, expected, unused_mask, s, p); });
+    const std::size_t nmask = view_size(rows, (v.cols + 7) / 8, s.ldmask);
+    std::vector<u8> expected_mask(nmask, 0xA5);
+    as_scalar([&] { reference_2d(x, expected, expected_mask, s, p); });
     for_each_isa_and_threads([&] {
-      simdrop_test::guarded<float> y(ny, 0);
-      y.assign(std::vector<float>(ny, poison));
-      REQUIRE(simdrop_forward_2d_f32(x.data(), v.ld, y.data(), v.ld, rows, v.cols, &p, nullptr, 0) == SIMDROP_OK);
-      const std::size_t bad = simdrop_test::first_float_mismatch(y.data(), expected.data(), ny);
-      INFO(simdrop_test::describe_floats(y.data(), expected.data(), bad));
-      CHECK(bad == simdrop_test::npos);
-      INFO(y.guard_report());
-      CHECK(y.guards_intact());
+      for (bool with_mask : {false, true}) {
+        INFO((with_mask ? "with" : "without") << " a mask");
+        simdrop_test::guarded<float> y(ny, 0);
+        y.assign(std::vector<float>(ny, poison));
+        std::vector<u8> mask(with_mask ? nmask : 0, 0xA5);
+        REQUIRE(simdrop_forward_2d_f32(x.data(), v.ld, y.data(), v.ld, rows, v.cols, &p,
+                                       with_mask ? mask.data() : nullptr, s.ldmask) == SIMDROP_OK);
+        const std::size_t bad = simdrop_test::first_float_mismatch(y.data(), expected.data(), ny);
+        INFO(simdrop_test::describe_floats(y.data(), expected.data(), bad));
+        CHECK(bad == simdrop_test::npos);
+        if (with_mask) CHECK(same_bytes(mask, expected_mask));
+        INFO(y.guard_report());
+        CHECK(y.guards_intact());
+      }
     });
   }
 }

@@ -35,6 +35,14 @@ namespace simdrop::kernels {
 // An element-wise 16-bit entry (forward_bf16's signature), for ops::native_bf16_entry.
 using forward16_entry = void (*)(const detail::job&, const uint16_t* x, uint16_t* y, uint8_t* mask, size_t begin,
                                  size_t end);
+
+// p - n elements, computed on the address: for the masked memory operations of
+// ops::load_split and store_split, whose base may lie before the buffer (the
+// lanes that would read there are masked off, and touch no memory).
+template <class T>
+inline T* elements_before(T* p, unsigned n) {
+  return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(p) - uintptr_t(n) * sizeof(T));
+}
 }  // namespace simdrop::kernels
 
 // The generator, compare and store of one word register must fuse into one

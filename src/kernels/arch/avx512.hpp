@@ -95,6 +95,19 @@ struct ops {
     asm("" : "+v"(v));
     return v;
   }
+  // A vector split between two places (a 2-D view's row end): lanes 0 .. n-1
+  // are a[0 .. n-1], lanes n .. 15 are b[0 .. 15-n] (n < 16). Masked loads and
+  // stores: the masked-off lanes touch no memory.
+  static __mmask16 first_lanes(unsigned n) { return __mmask16(_bzhi_u32(0xFFFFu, n)); }
+  static constexpr bool split_out_of_line = false;  // 32 zmm registers: inline
+  static f32 load_split(const float* a, const float* b, unsigned n) {
+    const __m512 low = _mm512_maskz_loadu_ps(first_lanes(n), a);
+    return _mm512_mask_loadu_ps(low, __mmask16(~first_lanes(n)), elements_before(b, n));
+  }
+  static void store_split(float* a, float* b, unsigned n, const f32& v) {
+    _mm512_mask_storeu_ps(a, first_lanes(n), v);
+    _mm512_mask_storeu_ps(elements_before(b, n), __mmask16(~first_lanes(n)), v);
+  }
   static f32 fma(const f32& a, const f32& b, const f32& c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, one rounding
   // IEEE halves (F16C, which every AVX-512 processor has): exact widening, rounding to nearest even.
   static f32 load_halves(const uint16_t* p) {

@@ -74,6 +74,20 @@ struct ops {
     return vsliq_n_u32(vshrq_n_u32(x, 32 - Bits), x, Bits);
   }
   static f32 load_unfolded(const float* p) { return f32::load_unaligned(p); }
+  // A vector split between two places (a 2-D view's row end): lanes 0 .. n-1
+  // are a[0 .. n-1], lanes n .. 3 are b[0 .. 3-n] (n < 4), through a buffer
+  // (no masked memory operations).
+  static constexpr bool split_out_of_line = false;  // 32 q registers: inline
+  static f32 load_split(const float* a, const float* b, unsigned n) {
+    alignas(16) float lanes[4];
+    for (unsigned j = 0; j < 4; ++j) lanes[j] = j < n ? a[j] : b[j - n];
+    return f32::load_aligned(lanes);
+  }
+  static void store_split(float* a, float* b, unsigned n, const f32& v) {
+    alignas(16) float lanes[4];
+    v.store_aligned(lanes);
+    for (unsigned j = 0; j < 4; ++j) (j < n ? a[j] : b[j - n]) = lanes[j];
+  }
   static f32 fma(const f32& a, const f32& b, const f32& c) { return vfmaq_f32(c, a, b); }  // a * b + c, one rounding
   // IEEE halves (AArch64 conversions, rounding per FPCR: to nearest even).
   static f32 load_halves(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
