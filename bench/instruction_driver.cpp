@@ -5,7 +5,8 @@
 //
 // Usage: simdrop_instruction_driver <isa> <generator> <bits> <n> <calls> [call]
 //   generator: philox | xoshiro; bits: 16 | 32; call: forward (default),
-//   forward_mask, mask, backward_mask, fill, f16, bf16, f64, 2d, bias.
+//   forward_mask, mask, backward_mask, fill, f16, bf16, f64, 2d, bias, shard512
+//   (rows of 512 of a 1024-column tensor, index_ld 1024).
 // keep_prob 0.9, seed 42, a new stream per call, offset 0. Exits 2 on bad
 // arguments, 1 when a call fails.
 #include <cstdio>
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
     else if (call == "bf16") status = simdrop_forward_bf16(xh.data(), yh.data(), n, &p, nullptr);
     else if (call == "f64") status = simdrop_forward_f64(xd.data(), yd.data(), n, &p, nullptr);
     else if (call == "2d") status = simdrop_forward_2d_f32(x.data(), 1024, y.data(), 1024, n / 1024, 1000, &p, nullptr, 0);
+    else if (call == "shard512")
+      status = simdrop_forward_view_f32(x.data(), 512, y.data(), 512, n / 512, 512, 1024, &p, nullptr, 0);
     else if (call == "bias")
       status = simdrop_bias_dropout_add_f32(x.data(), bias.data(), x.data(), y.data(), n / 1024, 1024, &p, nullptr);
     else {

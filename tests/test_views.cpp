@@ -210,41 +210,70 @@ TEST_CASE("simdrop_mask_view writes the oracle's decisions and nothing else", "[
   simdrop_set_num_threads(0);
 }
 
+namespace {
+
+// A rows x global_cols tensor at `offset`, cut into `ranks` column shards, each
+// computed with its own view call (with or without its mask), assembled, and
+// compared with the whole tensor computed at once by the 1-D call.
+void check_shards(size_t rows, size_t global_cols, size_t ranks, const simdrop_params& whole_p, bool with_mask) {
+  const std::vector<float> x = simdrop_test::test_inputs(rows * global_cols, 99);
+  std::vector<float> whole(rows * global_cols);
+  std::vector<uint8_t> whole_mask(rows * global_cols / 8 + 1);
+  REQUIRE(simdrop_forward_f32(x.data(), whole.data(), rows * global_cols, &whole_p, whole_mask.data()) == SIMDROP_OK);
+  std::vector<float> assembled(rows * global_cols, -1.0f);
+  for (size_t k = 0; k < ranks; ++k) {
+    // Uneven shards: the first ones take the extra columns.
+    const size_t base = global_cols / ranks, extra = global_cols % ranks;
+    const size_t c0 = k * base + std::min(k, extra), cols = base + (k < extra ? 1 : 0);
+    std::vector<float> shard_x(rows * cols), shard_y(rows * cols);
+    for (size_t r = 0; r < rows; ++r)
+      std::copy_n(x.begin() + long(r * global_cols + c0), cols, shard_x.begin() + long(r * cols));
+    simdrop_params p = whole_p;
+    p.offset += c0;
+    const size_t ldmask = (cols + 7) / 8;
+    std::vector<uint8_t> shard_mask(rows * ldmask);
+    REQUIRE(simdrop_forward_view_f32(shard_x.data(), cols, shard_y.data(), cols, rows, cols, global_cols, &p,
+                                     with_mask ? shard_mask.data() : nullptr, ldmask) == SIMDROP_OK);
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t c = 0; c < cols; ++c) {
+        assembled[r * global_cols + c0 + c] = shard_y[r * cols + c];
+        const size_t g = r * global_cols + c0 + c;
+        if (with_mask)
+          REQUIRE(bool((shard_mask[r * ldmask + c / 8] >> (c % 8)) & 1) == bool((whole_mask[g / 8] >> (g % 8)) & 1));
+      }
+  }
+  REQUIRE(simdrop_test::same_bytes(assembled, whole));
+}
+
+}  // namespace
+
 TEST_CASE("column shards computed with view calls equal the whole tensor computed at once", "[views][shards]") {
   SIMDROP_FOR_EACH_IMPLEMENTATION(isa);
-  const size_t rows = 37, global_cols = 100;
-  const std::vector<float> x = simdrop_test::test_inputs(rows * global_cols, 99);
   for (const generator_width& gw : all_generator_widths)
     for (size_t ranks : {1u, 2u, 3u, 4u, 7u}) {
       INFO(gw.name << ", " << ranks << " column shards");
-      const simdrop_params whole_p = view_params(gw, 12345);
-      std::vector<float> whole(rows * global_cols);
-      std::vector<uint8_t> whole_mask(rows * global_cols / 8 + 1);
-      REQUIRE(simdrop_forward_f32(x.data(), whole.data(), rows * global_cols, &whole_p, whole_mask.data()) ==
-              SIMDROP_OK);
-      std::vector<float> assembled(rows * global_cols, -1.0f);
-      for (size_t k = 0; k < ranks; ++k) {
-        // Uneven shards: the first ones take the extra columns.
-        const size_t base = global_cols / ranks, extra = global_cols % ranks;
-        const size_t c0 = k * base + std::min(k, extra), cols = base + (k < extra ? 1 : 0);
-        std::vector<float> shard_x(rows * cols), shard_y(rows * cols);
-        for (size_t r = 0; r < rows; ++r)
-          std::copy_n(x.begin() + long(r * global_cols + c0), cols, shard_x.begin() + long(r * cols));
-        simdrop_params p = whole_p;
-        p.offset += c0;
-        const size_t ldmask = (cols + 7) / 8;
-        std::vector<uint8_t> shard_mask(rows * ldmask);
-        REQUIRE(simdrop_forward_view_f32(shard_x.data(), cols, shard_y.data(), cols, rows, cols, global_cols, &p,
-                                         shard_mask.data(), ldmask) == SIMDROP_OK);
-        for (size_t r = 0; r < rows; ++r)
-          for (size_t c = 0; c < cols; ++c) {
-            assembled[r * global_cols + c0 + c] = shard_y[r * cols + c];
-            const size_t g = r * global_cols + c0 + c;
-            REQUIRE(bool((shard_mask[r * ldmask + c / 8] >> (c % 8)) & 1) == bool((whole_mask[g / 8] >> (g % 8)) & 1));
-          }
-      }
-      REQUIRE(simdrop_test::same_bytes(assembled, whole));
+      check_shards(37, 100, ranks, view_params(gw, 12345), true);
     }
+}
+
+TEST_CASE("column shards of whole Philox groups (one pass over the rows) equal the whole tensor",
+          "[views][shards]") {
+  // Shards of 256 and 512 columns of 1024 at offsets that are multiples of a
+  // Philox group's 256 elements (and one that is not), without a mask (one
+  // pass over the rows, every ISA and 1-3 threads) and with one (row by row).
+  SIMDROP_FOR_EACH_IMPLEMENTATION(isa);
+  for (int threads : {1, 2, 3}) {
+    REQUIRE(simdrop_set_num_threads(threads) == SIMDROP_OK);
+    for (const generator_width& gw : all_generator_widths)
+      for (size_t ranks : {2u, 4u})
+        for (u64 offset : {u64(0), u64(256) * 1001, u64(3) << 40, u64(64)})
+          for (bool with_mask : {false, true}) {
+            INFO("threads " << threads << ", " << gw.name << ", " << ranks << " column shards, offset " << offset
+                            << (with_mask ? ", mask" : ""));
+            check_shards(threads == 1 ? 9 : 300, 1024, ranks, view_params(gw, offset), with_mask);
+          }
+  }
+  simdrop_set_num_threads(0);
 }
 
 TEST_CASE("view calls reject a short index_ld, an index past 2^64 and overlap, writing nothing", "[views][errors]") {
