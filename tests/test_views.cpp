@@ -261,19 +261,15 @@ TEST_CASE("column shards of whole Philox groups (one pass over the rows) equal t
   // Shards of 256 and 512 columns of 1024 at offsets that are multiples of a
   // Philox group's 256 elements (and one that is not), without a mask (one
   // pass over the rows, every ISA and 1-3 threads) and with one (row by row).
-  SIMDROP_FOR_EACH_IMPLEMENTATION(isa);
-  for (int threads : {1, 2, 3}) {
-    REQUIRE(simdrop_set_num_threads(threads) == SIMDROP_OK);
+  simdrop_test::for_each_isa_and_threads([](const std::string&, int threads) {
     for (const generator_width& gw : all_generator_widths)
       for (size_t ranks : {2u, 4u})
         for (u64 offset : {u64(0), u64(256) * 1001, u64(3) << 40, u64(64)})
           for (bool with_mask : {false, true}) {
-            INFO("threads " << threads << ", " << gw.name << ", " << ranks << " column shards, offset " << offset
-                            << (with_mask ? ", mask" : ""));
+            INFO(gw.name << ", " << ranks << " column shards, offset " << offset << (with_mask ? ", mask" : ""));
             check_shards(threads == 1 ? 9 : 300, 1024, ranks, view_params(gw, offset), with_mask);
           }
-  }
-  simdrop_set_num_threads(0);
+  });
 }
 
 TEST_CASE("view calls reject a short index_ld, an index past 2^64 and overlap, writing nothing", "[views][errors]") {
