@@ -13,6 +13,7 @@ install(TARGETS simdrop EXPORT simdrop-targets
   # include directory from here.
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/simdrop DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_BINARY_DIR}/include/simdrop/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/simdrop)
 
 # A static simdrop carries its private OpenMP dependency into the consumer's link.
 if(SIMDROP_OPENMP AND NOT BUILD_SHARED_LIBS)

@@ -14,7 +14,7 @@ function(simdrop_isa_object name define)
   list(TRANSFORM isa_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/src/kernels/arch/)
   add_library(${target} OBJECT ${isa_SOURCES})
   target_compile_features(${target} PRIVATE cxx_std_17)
-  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)
   target_link_libraries(${target} PRIVATE simdrop_xsimd)
   target_compile_options(${target} PRIVATE ${isa_FLAGS})
   # Kernels are always optimised, at -O3 so that the small fixed loops over

@@ -42,10 +42,11 @@ int main(void) {
   EXPECT(p.seed == 20240501u);
   EXPECT(p.stream == 0 && p.offset == 0);
   EXPECT(p.generator == SIMDROP_PHILOX4X32_10);
-  EXPECT(p.threshold_bits == 32);
+  EXPECT(p.threshold_bits == 16); /* the default since 0.2.0 */
 
   for (i = 0; i < N; ++i) x[i] = (float)i * 0.5f - 100.0f;
-  p.offset = 4093; /* starts in the middle of a Philox group */
+  p.offset = 4093;        /* starts in the middle of a Philox group */
+  p.threshold_bits = 32;  /* the width the check below computes: word < T, one word per element */
 
   EXPECT(simdrop_forward_f32(x, y, N, &p, mask) == SIMDROP_OK);
   EXPECT(simdrop_backward_f32(x, dx, N, &p) == SIMDROP_OK);

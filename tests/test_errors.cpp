@@ -440,5 +440,5 @@ TEST_CASE("simdrop_params_default fills in the documented defaults", "[errors][p
   CHECK(p.stream == 0u);
   CHECK(p.offset == 0u);
   CHECK(p.generator == SIMDROP_PHILOX4X32_10);
-  CHECK(p.threshold_bits == 32u);
+  CHECK(p.threshold_bits == 16u);  // the default since 0.2.0
 }

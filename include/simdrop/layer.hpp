@@ -219,7 +219,7 @@ class Dropout {
 
   float keep_prob_ = 1.0f;
   simdrop_generator generator_ = SIMDROP_PHILOX4X32_10;
-  std::uint32_t threshold_bits_ = 32;
+  std::uint32_t threshold_bits_ = 16;  // the library default (simdrop_params_default)
   bool store_mask_ = false;
   bool training_ = true;
   std::uint64_t seed_ = 0;

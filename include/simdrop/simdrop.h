@@ -22,14 +22,11 @@
 #include <stdint.h>
 
 #include "simdrop/export.h"
+#include "simdrop/version.h" /* SIMDROP_VERSION_MAJOR/MINOR/PATCH/STRING, generated from CMake's project version */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define SIMDROP_VERSION_MAJOR 0
-#define SIMDROP_VERSION_MINOR 1
-#define SIMDROP_VERSION_PATCH 0
 
 /* Status codes. 0 is success; every error has its own value. */
 enum {
@@ -62,8 +59,13 @@ typedef struct simdrop_params {
   uint32_t threshold_bits; /* 32, 16 or 8 (docs/stream.md: the decision layout of each) */
 } simdrop_params;
 
-/* keep_prob and seed as given; Philox, 32-bit threshold, stream 0, offset 0. */
+/* keep_prob and seed as given; Philox, 16-bit threshold, stream 0, offset 0.
+ * (Up to 0.1.x the default width was 32 bits: set threshold_bits = 32 for those masks.) */
 SIMDROP_API simdrop_params simdrop_params_default(float keep_prob, uint64_t seed);
+
+/* The library's version, "MAJOR.MINOR.PATCH": that of the library loaded at run
+ * time, where SIMDROP_VERSION_STRING is that of the header compiled against. */
+SIMDROP_API const char* simdrop_version(void);
 
 /* y[i] = keep(i) ? x[i] * s : +0.0f. mask may be NULL; otherwise it receives
  * ceil(n / 8) bytes: bit i % 8 of byte i / 8 is 1 iff element i is kept, unused

@@ -63,7 +63,7 @@ inline void check(int status) {
 constexpr std::size_t mask_bytes(std::size_t n) noexcept { return n / 8 + (n % 8 != 0 ? 1 : 0); }
 
 // The parameters of one call. Defaults: keep_prob 1 (keep everything), seed 0,
-// stream 0, offset 0, Philox, 32-bit threshold -- params(keep_prob, seed) is
+// stream 0, offset 0, Philox, 16-bit threshold -- params(keep_prob, seed) is
 // simdrop_params_default(keep_prob, seed). Fields can be set directly or with
 // the chainable setters:
 //   auto p = simdrop::params(0.9f, seed).with_stream(layer).with_offset(first);
@@ -73,7 +73,7 @@ struct params {
   std::uint64_t stream = 0; // independent stream, e.g. layer id and step
   std::uint64_t offset = 0; // global index of element 0 of the call
   ::simdrop::generator generator = ::simdrop::generator::philox4x32_10;
-  std::uint32_t threshold_bits = 32;  // 32, 16 or 8
+  std::uint32_t threshold_bits = 16;  // 16 (the default since 0.2.0), 32 or 8
 
   params() = default;
   explicit params(float keep_prob_, std::uint64_t seed_ = 0) : keep_prob(keep_prob_), seed(seed_) {}

@@ -20,9 +20,11 @@ simdrop_params simdrop_params_default(float keep_prob, uint64_t seed) {
   p.stream = 0;
   p.offset = 0;
   p.generator = SIMDROP_PHILOX4X32_10;
-  p.threshold_bits = 32;
+  p.threshold_bits = 16;
   return p;
 }
+
+const char* simdrop_version(void) { return SIMDROP_VERSION_STRING; }
 
 const char* simdrop_status_string(int status) { return status_string(status); }
 
