@@ -10,10 +10,12 @@
 #   g++-aarch64-linux-gnu qemu-user       aarch64 cross build, run under qemu-aarch64
 #   pkgconf                        the pkg-config consumer test
 #   valgrind                       a CPU without AVX-512 (first_use_without_avx512), instruction counts
-#   python3 python3-numpy python3-matplotlib python3-torch   the benchmark report and its PyTorch peer
-#   python3-dev python3-pybind11 pybind11-dev libtorch-dev python3-pytest python3-sklearn
-#                                  the Python package (numpy module, PyTorch extension), its
-#                                  tests and the digits example (SIMDROP_BUILD_PYTHON=ON)
+#   dieharder                      the command-line tool's statistical smoke test (tests/cli)
+#
+# The Python side (numpy, torch 2.13.0 CPU, pybind11, scikit-build-core, pytest,
+# hypothesis, atheris, scikit-learn, matplotlib) comes from PyPI into a venv:
+# scripts/python-env.sh, pinned by python/requirements-test.txt. It needs only a
+# CPython 3.9+ with venv as `python3` (this project's machines: 3.11.7).
 #
 # Nothing is done when every package is already installed (so it works offline
 # and without root on a prepared machine). Otherwise it runs apt-get update and
@@ -29,8 +31,7 @@ packages=(
   libomp-dev clang libclang-rt-14-dev
   g++-aarch64-linux-gnu qemu-user
   valgrind pkgconf
-  python3 python3-numpy python3-matplotlib python3-torch
-  python3-dev python3-pybind11 pybind11-dev libtorch-dev python3-pytest python3-sklearn
+  dieharder
 )
 
 if [[ "${SIMDROP_SKIP_DEPS:-0}" == "1" ]]; then

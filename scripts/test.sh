@@ -4,19 +4,22 @@
 #
 #   1. deps     scripts/install-deps.sh (apt-get, only when something is missing)
 #   2. native   Release build with -Wall -Wextra in build-test/, then the whole
-#               ctest suite (unit, contract, statistics, C API, packaging, and the
-#               Python package's pytest suite: -DSIMDROP_BUILD_PYTHON=ON)
-#   3. aarch64  cross build with cmake/toolchains/aarch64-linux-gnu.cmake in
+#               ctest suite (unit, contract, statistics, C API, packaging, the command-line tool)
+#   3. python   scripts/test-python.sh: a venv with torch 2.13.0 (CPU) from PyPI and the disk,
+#               pip install --no-build-isolation ., the pytest suite (checkpointing, torch.compile,
+#               torch.export, opcheck, gloo groups), both examples, the atheris harness, the
+#               wheel in a second venv, and the numpy module without torch
+#   4. aarch64  cross build with cmake/toolchains/aarch64-linux-gnu.cmake in
 #               build-aarch64/, then the whole ctest suite under qemu-aarch64
 #               (CMAKE_CROSSCOMPILING_EMULATOR), where "neon" is the active implementation
-#   4. sanitizers  .ci/sanitizers.sh (ASan+UBSan, TSan, libFuzzer), when it exists
+#   5. sanitizers  .ci/sanitizers.sh (ASan+UBSan, TSan, libFuzzer), when it exists
 #
 # Every stage runs even when an earlier one failed (except when the dependencies
 # cannot be installed); a summary is printed at the end, and the exit status is
 # nonzero if any stage failed.
 #
 # Options:
-#   --only STAGE[,STAGE]   run only these of: native, aarch64, sanitizers (deps always runs)
+#   --only STAGE[,STAGE]   run only these of: native, python, aarch64, sanitizers (deps always runs)
 #   --skip STAGE[,STAGE]   skip these
 #   --werror               add -Werror to the native and aarch64 builds
 #   --clean                delete the build folders first
@@ -34,7 +37,7 @@ clean=0
 only=""
 skip=""
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) only="${2:?--only needs a stage list}"; shift ;;
@@ -50,8 +53,8 @@ while [[ $# -gt 0 ]]; do
 done
 for stage in ${only//,/ } ${skip//,/ }; do
   case "$stage" in
-    native|aarch64|sanitizers) ;;
-    *) echo "test.sh: unknown stage '$stage' (native, aarch64, sanitizers)" >&2; exit 2 ;;
+    native|python|aarch64|sanitizers) ;;
+    *) echo "test.sh: unknown stage '$stage' (native, python, aarch64, sanitizers)" >&2; exit 2 ;;
   esac
 done
 
@@ -108,10 +111,15 @@ deps() { bash "$root/scripts/install-deps.sh"; }
 
 native() {
   if [[ $clean -eq 1 ]]; then rm -rf "$native_build" || return; fi
-  cmake -S "$root" -B "$native_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DSIMDROP_BUILD_PYTHON=ON \
+  cmake -S "$root" -B "$native_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_FLAGS="$warning_flags" -DCMAKE_CXX_FLAGS="$warning_flags" || return
   cmake --build "$native_build" --parallel "$jobs" || return
   ctest --test-dir "$native_build" --output-on-failure --no-tests=error --parallel "$jobs"
+}
+
+python_stage() {
+  if [[ $clean -eq 1 ]]; then rm -rf "$root/build-python" || return; fi
+  bash "$root/scripts/test-python.sh"
 }
 
 aarch64() {
@@ -135,6 +143,7 @@ if ! run_stage deps deps; then
   exit 1
 fi
 if wanted native; then run_stage native native; else skipped native "not selected"; fi
+if wanted python; then run_stage python python_stage; else skipped python "not selected"; fi
 if wanted aarch64; then run_stage aarch64 aarch64; else skipped aarch64 "not selected"; fi
 if ! wanted sanitizers; then
   skipped sanitizers "not selected"

@@ -22,11 +22,13 @@ __all__ = [
     "set_num_threads", "get_num_threads",
 ]
 
-version = tuple(_ext.version)
-__version__ = "%d.%d.%d" % version
+#: The version of the C library in this package ("MAJOR.MINOR.PATCH", simdrop_version()):
+#: CMake's project version, the one place it is set.
+__version__ = _ext.library_version
+version = tuple(int(part) for part in __version__.split("."))
 
 
-def dropout(x, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32,
+def dropout(x, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=16,
             out=None, return_mask=False, global_shape=None, shard_start=None):
     """Inverted dropout of x: kept elements are x * s, dropped ones +0.
 
@@ -49,7 +51,7 @@ def dropout(x, keep_prob, seed, *, stream=0, offset=0, generator="philox", thres
                         global_shape, shard_start)
 
 
-def dropout_backward(dy, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32,
+def dropout_backward(dy, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=16,
                      mask=None, out=None, global_shape=None, shard_start=None):
     """Gradient of dropout: dx = keep ? dy * s : +0.
 
@@ -62,7 +64,7 @@ def dropout_backward(dy, keep_prob, seed, *, stream=0, offset=0, generator="phil
                                  global_shape, shard_start)
 
 
-def mask(n, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=32):
+def mask(n, keep_prob, seed, *, stream=0, offset=0, generator="philox", threshold_bits=16):
     """The keep bits of elements offset .. offset + n - 1: np.uint8, ceil(n/8) bytes.
 
     np.unpackbits(m, bitorder="little")[:n] gives one 0/1 per element.
@@ -76,19 +78,13 @@ def fill_u32(n, seed, *, stream=0, offset=0, generator="philox"):
 
 
 # ---- process-wide switches -------------------------------------------------
-# simdrop.torch's extension holds its own copy of the C library (each binary
-# module links it statically), so the switches are applied to every loaded copy.
-_forced_isa = None
-_switch_listeners = []
+# simdrop.torch's extension and this module share one C library (libsimdrop.so
+# in this package), so a switch set here holds for both.
 
 
 def set_isa(name):
     """Forces an implementation ("scalar", "avx2", "avx512", "neon"); "auto" returns to detection."""
-    global _forced_isa
     _ext.set_isa(name)
-    _forced_isa = None if name == "auto" else name
-    for listener in _switch_listeners:
-        listener("isa", name)
 
 
 def active_isa():
@@ -114,8 +110,6 @@ def isa_supported(name):
 def set_num_threads(n):
     """Threads one call may use; 0 (the default) means OpenMP's default for the calling thread."""
     _ext.set_num_threads(n)
-    for listener in _switch_listeners:
-        listener("threads", n)
 
 
 def get_num_threads():

@@ -378,4 +378,5 @@ PYBIND11_MODULE(_simdrop, m) {
   m.def("get_num_threads", [] { return simdrop_get_num_threads(); });
   m.def("status_string", [](int status) { return std::string(simdrop_status_string(status)); }, py::arg("status"));
   m.attr("version") = py::make_tuple(SIMDROP_VERSION_MAJOR, SIMDROP_VERSION_MINOR, SIMDROP_VERSION_PATCH);
+  m.attr("library_version") = std::string(simdrop_version());
 }

@@ -23,11 +23,16 @@
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
 #include <ATen/Parallel.h>
+#include <ATen/TensorIterator.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/engine.h>
+#include <torch/csrc/autograd/graph_task.h>
 #include <torch/library.h>
 
 #include <cstdint>
+#include <cstring>
+#include <numeric>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -78,6 +83,19 @@ int use_torch_threads() {
 // ---------------------------------------------------------------- arguments
 
 void check_status(int status) { TORCH_CHECK_VALUE(status == SIMDROP_OK, simdrop_status_string(status)); }
+
+// seed and stream arrive as one-element int64 CPU tensors (a module's buffers,
+// or a tensor made from a Python int): graph inputs under torch.compile, read
+// here when the kernel runs. Their bits are the C API's uint64 values.
+int64_t scalar_of(const at::Tensor& t, const char* what) {
+  TORCH_CHECK_TYPE(t.defined(), "simdrop: ", what, " must be a tensor");
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kLong, "simdrop: ", what, " must be an int64 tensor, not ",
+                   t.scalar_type());
+  TORCH_CHECK_VALUE(t.numel() == 1, "simdrop: ", what, " must hold one value, it has shape ", t.sizes());
+  TORCH_CHECK_VALUE(t.device().is_cpu(), "simdrop: ", what, " is on device ", t.device(),
+                    "; only CPU tensors are supported");
+  return t.item<int64_t>();
+}
 
 simdrop_params make_params(double keep_prob, int64_t seed, int64_t stream, int64_t offset, c10::string_view generator,
                            int64_t threshold_bits) {
@@ -135,6 +153,22 @@ Strided strided(const at::Tensor& t) {
 
 at::Tensor new_contiguous(const at::Tensor& like) {
   return at::empty(like.sizes(), like.options().memory_format(at::MemoryFormat::Contiguous));
+}
+
+// The result of an element-wise op on `like`, laid out as PyTorch lays out
+// such results (TensorIterator: dense, in the input's stride order). A
+// channels_last, permuted or sliced input gives an output of its memory order,
+// as torch.nn.functional.dropout does; the decisions stay those of the
+// logical (C-order) index. The fake kernels (simdrop/torch.py) follow the same rule.
+at::Tensor new_like(const at::Tensor& like) {
+  if (like.is_non_overlapping_and_dense()) return at::empty_like(like);  // its own strides
+  at::TensorIterator iter =
+      at::TensorIteratorConfig()
+          .add_owned_output(at::Tensor())
+          .add_owned_const_input(like)
+          .check_all_same_dtype(false)
+          .build();
+  return iter.output();
 }
 
 // ---------------------------------------------------------------- shard placement
@@ -202,52 +236,55 @@ void run_elementwise(Op op, const at::Tensor& x, const at::Tensor& out, const si
 // The schemas' `int[]? global_shape=None, int[]? shard_start=None`.
 using Shape = at::OptionalIntArrayRef;
 
-at::Tensor dropout_cpu(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
+at::Tensor dropout_cpu(const at::Tensor& input, double keep_prob, const at::Tensor& seed, const at::Tensor& stream, int64_t offset,
                        c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
-  const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+  const simdrop_params p =
+      make_params(keep_prob, scalar_of(seed, "seed"), scalar_of(stream, "stream"), offset, generator, threshold_bits);
   check_cpu(input, "input");
   dtype_of(input, "input");
   use_torch_threads();
-  at::Tensor out = new_contiguous(input);
+  at::Tensor out = new_like(input);
   run_elementwise(Op::forward, input, out, p, placement_of(global_shape, shard_start), nullptr, nullptr);
   return out;
 }
 
-at::Tensor dropout_inplace_cpu(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
+void dropout_inplace_cpu(const at::Tensor& self, double keep_prob, const at::Tensor& seed, const at::Tensor& stream, int64_t offset,
                                c10::string_view generator, int64_t threshold_bits, Shape global_shape,
                                Shape shard_start) {
-  const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+  const simdrop_params p =
+      make_params(keep_prob, scalar_of(seed, "seed"), scalar_of(stream, "stream"), offset, generator, threshold_bits);
   check_cpu(self, "input");
   dtype_of(self, "input");
   check_no_internal_overlap(self);
   use_torch_threads();
   run_elementwise(Op::forward, self, self, p, placement_of(global_shape, shard_start), nullptr, nullptr);
-  return self;
 }
 
 at::Tensor new_mask(const at::Tensor& like) {
   return at::empty({(like.numel() + 7) / 8}, like.options().dtype(at::kByte));
 }
 
-std::tuple<at::Tensor, at::Tensor> dropout_mask_cpu(const at::Tensor& input, double keep_prob, int64_t seed,
-                                                    int64_t stream, int64_t offset, c10::string_view generator,
+std::tuple<at::Tensor, at::Tensor> dropout_mask_cpu(const at::Tensor& input, double keep_prob, const at::Tensor& seed,
+                                                    const at::Tensor& stream, int64_t offset, c10::string_view generator,
                                                     int64_t threshold_bits, Shape global_shape, Shape shard_start) {
-  const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+  const simdrop_params p =
+      make_params(keep_prob, scalar_of(seed, "seed"), scalar_of(stream, "stream"), offset, generator, threshold_bits);
   check_cpu(input, "input");
   dtype_of(input, "input");
   use_torch_threads();
-  at::Tensor out = new_contiguous(input);
+  at::Tensor out = new_like(input);
   at::Tensor mask = new_mask(input);
   run_elementwise(Op::forward, input, out, p, placement_of(global_shape, shard_start), mask.data_ptr<uint8_t>(),
                   nullptr);
   return {out, mask};
 }
 
-std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_cpu(const at::Tensor& self, double keep_prob, int64_t seed,
-                                                            int64_t stream, int64_t offset,
+at::Tensor dropout_mask_inplace_cpu(const at::Tensor& self, double keep_prob, const at::Tensor& seed,
+                                                            const at::Tensor& stream, int64_t offset,
                                                             c10::string_view generator, int64_t threshold_bits,
                                                             Shape global_shape, Shape shard_start) {
-  const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+  const simdrop_params p =
+      make_params(keep_prob, scalar_of(seed, "seed"), scalar_of(stream, "stream"), offset, generator, threshold_bits);
   check_cpu(self, "input");
   dtype_of(self, "input");
   check_no_internal_overlap(self);
@@ -255,7 +292,7 @@ std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_cpu(const at::Tensor& se
   at::Tensor mask = new_mask(self);
   run_elementwise(Op::forward, self, self, p, placement_of(global_shape, shard_start), mask.data_ptr<uint8_t>(),
                   nullptr);
-  return {self, mask};
+  return mask;
 }
 
 at::Tensor dropout_backward_mask_cpu(const at::Tensor& grad, const at::Tensor& mask, double keep_prob,
@@ -269,7 +306,7 @@ at::Tensor dropout_backward_mask_cpu(const at::Tensor& grad, const at::Tensor& m
                     " bytes, ceil(n/8) = ", (grad.numel() + 7) / 8, " expected");
   use_torch_threads();
   const at::Tensor bits = mask.contiguous();
-  at::Tensor out = new_contiguous(grad);
+  at::Tensor out = new_like(grad);
   run_elementwise(Op::backward_mask, grad, out, p, Placement{}, nullptr, bits.data_ptr<uint8_t>());
   return out;
 }
@@ -369,24 +406,34 @@ void run_channels(const at::Tensor& x, const at::Tensor& y, const simdrop_params
   }
 }
 
-at::Tensor dropout2d_cpu(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream, int64_t offset,
+at::Tensor dropout2d_cpu(const at::Tensor& input, double keep_prob, const at::Tensor& seed, const at::Tensor& stream, int64_t offset,
                          c10::string_view generator, int64_t threshold_bits, Shape global_shape, Shape shard_start) {
-  const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+  const simdrop_params p =
+      make_params(keep_prob, scalar_of(seed, "seed"), scalar_of(stream, "stream"), offset, generator, threshold_bits);
   check_cpu(input, "input");
   dtype_of(input, "input");
   use_torch_threads();
   const Placement placement = placement_of(global_shape, shard_start);
   channel_index(input, p.offset, placement);  // every check before anything is allocated or copied
-  const at::Tensor source = input.is_contiguous() || channels_last_dense(input) ? input : input.contiguous();
-  at::Tensor out = at::empty_strided(source.sizes(), source.strides(), source.options());
-  run_channels(source, out, p, placement);
+  at::Tensor out = new_like(input);             // the input's memory order, as torch's dropout2d
+  if (input.is_contiguous() || channels_last_dense(input)) {
+    run_channels(input, out, p, placement);  // out has input's strides
+  } else if (out.is_contiguous() || channels_last_dense(out)) {
+    out.copy_(input);  // a sliced or expanded input: its values in out's layout, then in place
+    run_channels(out, out, p, placement);
+  } else {
+    const at::Tensor copy = input.contiguous();
+    run_channels(copy, copy, p, placement);
+    out.copy_(copy);
+  }
   return out;
 }
 
-at::Tensor dropout2d_inplace_cpu(const at::Tensor& self, double keep_prob, int64_t seed, int64_t stream,
+void dropout2d_inplace_cpu(const at::Tensor& self, double keep_prob, const at::Tensor& seed, const at::Tensor& stream,
                                  int64_t offset, c10::string_view generator, int64_t threshold_bits,
                                  Shape global_shape, Shape shard_start) {
-  const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+  const simdrop_params p =
+      make_params(keep_prob, scalar_of(seed, "seed"), scalar_of(stream, "stream"), offset, generator, threshold_bits);
   check_cpu(self, "input");
   dtype_of(self, "input");
   check_no_internal_overlap(self);
@@ -400,7 +447,6 @@ at::Tensor dropout2d_inplace_cpu(const at::Tensor& self, double keep_prob, int64
     run_channels(copy, copy, p, placement);
     self.copy_(copy);
   }
-  return self;
 }
 
 // ---------------------------------------------------------------- bias + dropout + residual
@@ -459,10 +505,11 @@ int bias_dropout_add_rows(const at::Tensor& x, const at::Tensor& bias, const at:
 }
 
 at::Tensor bias_dropout_add_cpu(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual,
-                                double keep_prob, int64_t seed, int64_t stream, int64_t offset,
+                                double keep_prob, const at::Tensor& seed, const at::Tensor& stream, int64_t offset,
                                 c10::string_view generator, int64_t threshold_bits, Shape global_shape,
                                 Shape shard_start) {
-  const simdrop_params p = make_params(keep_prob, seed, stream, offset, generator, threshold_bits);
+  const simdrop_params p =
+      make_params(keep_prob, scalar_of(seed, "seed"), scalar_of(stream, "stream"), offset, generator, threshold_bits);
   check_cpu(x, "x");
   check_cpu(bias, "bias");
   check_cpu(residual, "residual");
@@ -495,13 +542,19 @@ at::Tensor bias_dropout_add_cpu(const at::Tensor& x, const at::Tensor& bias, con
 
 // ---------------------------------------------------------------- calls through the dispatcher
 
-using DropoutSignature = at::Tensor(const at::Tensor&, double, int64_t, int64_t, int64_t, c10::string_view, int64_t,
-                                    Shape, Shape);
-using MaskSignature = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, double, int64_t, int64_t, int64_t,
-                                                          c10::string_view, int64_t, Shape, Shape);
+using DropoutSignature = at::Tensor(const at::Tensor&, double, const at::Tensor&, const at::Tensor&, int64_t,
+                                    c10::string_view, int64_t, Shape, Shape);
+// The in-place operators return nothing (dropout_, dropout2d_) or only the mask
+// (dropout_mask_): a custom operator's output may not alias its input, so that
+// torch.compile can functionalize them.
+using InplaceSignature = void(const at::Tensor&, double, const at::Tensor&, const at::Tensor&, int64_t,
+                              c10::string_view, int64_t, Shape, Shape);
+using MaskSignature = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, double, const at::Tensor&,
+                                                          const at::Tensor&, int64_t, c10::string_view, int64_t,
+                                                          Shape, Shape);
 using BackwardMaskSignature = at::Tensor(const at::Tensor&, const at::Tensor&, double, int64_t);
-using BiasSignature = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, int64_t, int64_t,
-                                 int64_t, c10::string_view, int64_t, Shape, Shape);
+using BiasSignature = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, const at::Tensor&,
+                                 const at::Tensor&, int64_t, c10::string_view, int64_t, Shape, Shape);
 
 template <class Signature>
 c10::TypedOperatorHandle<Signature> find_op(const char* name) {
@@ -509,17 +562,23 @@ c10::TypedOperatorHandle<Signature> find_op(const char* name) {
 }
 
 // The handles, looked up once (the ops are registered when the library loads).
-const c10::TypedOperatorHandle<DropoutSignature>& dropout_op(bool channels, bool inplace) {
+const c10::TypedOperatorHandle<DropoutSignature>& dropout_op(bool channels) {
   static const auto plain = find_op<DropoutSignature>("simdrop::dropout");
-  static const auto plain_inplace = find_op<DropoutSignature>("simdrop::dropout_");
   static const auto channel = find_op<DropoutSignature>("simdrop::dropout2d");
-  static const auto channel_inplace = find_op<DropoutSignature>("simdrop::dropout2d_");
-  return channels ? (inplace ? channel_inplace : channel) : (inplace ? plain_inplace : plain);
+  return channels ? channel : plain;
 }
-const c10::TypedOperatorHandle<MaskSignature>& dropout_mask_op(bool inplace) {
-  static const auto plain = find_op<MaskSignature>("simdrop::dropout_mask");
-  static const auto plain_inplace = find_op<MaskSignature>("simdrop::dropout_mask_");
-  return inplace ? plain_inplace : plain;
+const c10::TypedOperatorHandle<InplaceSignature>& dropout_inplace_op(bool channels) {
+  static const auto plain = find_op<InplaceSignature>("simdrop::dropout_");
+  static const auto channel = find_op<InplaceSignature>("simdrop::dropout2d_");
+  return channels ? channel : plain;
+}
+const c10::TypedOperatorHandle<MaskSignature>& dropout_mask_op() {
+  static const auto handle = find_op<MaskSignature>("simdrop::dropout_mask");
+  return handle;
+}
+const c10::TypedOperatorHandle<DropoutSignature>& dropout_mask_inplace_op() {
+  static const auto handle = find_op<DropoutSignature>("simdrop::dropout_mask_");
+  return handle;
 }
 const c10::TypedOperatorHandle<BackwardMaskSignature>& backward_mask_op() {
   static const auto handle = find_op<BackwardMaskSignature>("simdrop::dropout_backward_mask");
@@ -549,19 +608,22 @@ Shape as_shape(const SavedShape& shape) {
   return at::IntArrayRef(*shape);
 }
 
-// The parameters of one dropout call, kept in the autograd context (as IValues:
-// no tensor is saved).
+// The parameters of one dropout call, kept in the autograd context: the
+// options and the placement as IValues, seed and stream as saved variables
+// (save_for_backward: autograd checks they are not modified before backward,
+// and under torch.compile they are saved activations of the graph, never
+// recomputed from a step buffer that has moved on since).
 struct Saved {
   double keep_prob;
-  int64_t seed, stream, offset;
+  at::Tensor seed, stream;
+  int64_t offset;
   std::string generator;
   int64_t threshold_bits;
   SavedShape global_shape, shard_start;
 
   void store(AutogradContext* ctx) const {
     ctx->saved_data["keep_prob"] = keep_prob;
-    ctx->saved_data["seed"] = seed;
-    ctx->saved_data["stream"] = stream;
+    ctx->save_for_backward({seed, stream});
     ctx->saved_data["offset"] = offset;
     ctx->saved_data["generator"] = generator;
     ctx->saved_data["threshold_bits"] = threshold_bits;
@@ -569,8 +631,9 @@ struct Saved {
     ctx->saved_data["shard_start"] = to_ivalue(shard_start);
   }
   static Saved load(AutogradContext* ctx) {
-    return Saved{ctx->saved_data["keep_prob"].toDouble(),       ctx->saved_data["seed"].toInt(),
-                 ctx->saved_data["stream"].toInt(),             ctx->saved_data["offset"].toInt(),
+    const variable_list saved = ctx->get_saved_variables();
+    return Saved{ctx->saved_data["keep_prob"].toDouble(),       saved[0],
+                 saved[1],                                      ctx->saved_data["offset"].toInt(),
                  ctx->saved_data["generator"].toStringRef(),    ctx->saved_data["threshold_bits"].toInt(),
                  from_ivalue(ctx->saved_data["global_shape"]), from_ivalue(ctx->saved_data["shard_start"])};
   }
@@ -580,8 +643,8 @@ enum class Kind : int64_t { elementwise = 0, channels = 1 };
 
 // dropout, dropout_, dropout2d, dropout2d_: backward regenerates (the same op on the gradient).
 struct RegeneratingDropout : public torch::autograd::Function<RegeneratingDropout> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, double keep_prob, int64_t seed,
-                            int64_t stream, int64_t offset, c10::string_view generator, int64_t threshold_bits,
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, double keep_prob, const at::Tensor& seed,
+                            const at::Tensor& stream, int64_t offset, c10::string_view generator, int64_t threshold_bits,
                             Shape global_shape, Shape shard_start, int64_t kind, bool inplace) {
     Saved{keep_prob, seed, stream, offset, std::string(generator), threshold_bits, saved_shape(global_shape),
           saved_shape(shard_start)}
@@ -589,11 +652,13 @@ struct RegeneratingDropout : public torch::autograd::Function<RegeneratingDropou
     ctx->saved_data["kind"] = kind;
     at::AutoDispatchBelowADInplaceOrView guard;
     const bool channels = Kind(kind) == Kind::channels;
-    at::Tensor result = dropout_op(channels, inplace)
-                            .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
-                                  shard_start);
-    if (inplace) ctx->mark_dirty({input});
-    return result;
+    if (!inplace)
+      return dropout_op(channels).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                       shard_start);
+    dropout_inplace_op(channels).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                      shard_start);
+    ctx->mark_dirty({input});
+    return input;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -601,7 +666,7 @@ struct RegeneratingDropout : public torch::autograd::Function<RegeneratingDropou
     const bool channels = Kind(ctx->saved_data["kind"].toInt()) == Kind::channels;
     at::Tensor grad_input;
     if (grads[0].defined())
-      grad_input = dropout_op(channels, false)
+      grad_input = dropout_op(channels)
                        .call(grads[0], s.keep_prob, s.seed, s.stream, s.offset, s.generator, s.threshold_bits,
                              as_shape(s.global_shape), as_shape(s.shard_start));
     return {grad_input,   at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
@@ -635,15 +700,21 @@ struct MaskedBackward : public torch::autograd::Function<MaskedBackward> {
 
 // dropout_mask, dropout_mask_: saves the 1-bit mask (ceil(n/8) bytes) and nothing else.
 struct StoredMaskDropout : public torch::autograd::Function<StoredMaskDropout> {
-  static variable_list forward(AutogradContext* ctx, const at::Tensor& input, double keep_prob, int64_t seed,
-                               int64_t stream, int64_t offset, c10::string_view generator, int64_t threshold_bits,
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& input, double keep_prob, const at::Tensor& seed,
+                               const at::Tensor& stream, int64_t offset, c10::string_view generator, int64_t threshold_bits,
                                Shape global_shape, Shape shard_start, bool inplace) {
     ctx->saved_data["keep_prob"] = keep_prob;
     ctx->saved_data["threshold_bits"] = threshold_bits;
     at::AutoDispatchBelowADInplaceOrView guard;
-    auto [output, mask] = dropout_mask_op(inplace).call(input, keep_prob, seed, stream, offset, generator,
-                                                        threshold_bits, global_shape, shard_start);
-    if (inplace) ctx->mark_dirty({input});
+    at::Tensor output = input, mask;
+    if (inplace) {
+      mask = dropout_mask_inplace_op().call(input, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                            global_shape, shard_start);
+      ctx->mark_dirty({input});
+    } else {
+      std::tie(output, mask) = dropout_mask_op().call(input, keep_prob, seed, stream, offset, generator,
+                                                      threshold_bits, global_shape, shard_start);
+    }
     ctx->mark_non_differentiable({mask});
     ctx->save_for_backward({mask});
     return {output, mask};
@@ -659,7 +730,7 @@ struct StoredMaskDropout : public torch::autograd::Function<StoredMaskDropout> {
 // bias_dropout_add: d x = d(x + bias) = dropout(dy) (regenerated), d bias = its column sums, d residual = dy.
 struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& bias,
-                            const at::Tensor& residual, double keep_prob, int64_t seed, int64_t stream,
+                            const at::Tensor& residual, double keep_prob, const at::Tensor& seed, const at::Tensor& stream,
                             int64_t offset, c10::string_view generator, int64_t threshold_bits, Shape global_shape,
                             Shape shard_start) {
     Saved{keep_prob, seed, stream, offset, std::string(generator), threshold_bits, saved_shape(global_shape),
@@ -675,10 +746,13 @@ struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
     const at::Tensor& grad = grads[0];
     at::Tensor grad_x, grad_bias;
     if (grad.defined()) {
-      grad_x = dropout_op(false, false)
+      grad_x = dropout_op(false)
                    .call(grad, s.keep_prob, s.seed, s.stream, s.offset, s.generator, s.threshold_bits,
                          as_shape(s.global_shape), as_shape(s.shard_start));
-      grad_bias = grad_x.reshape({-1, grad_x.size(-1)}).sum(0);
+      // The column sums: every leading dimension reduced (no sizes read, so traced shapes stay symbolic).
+      std::vector<int64_t> lead(size_t(grad_x.dim() - 1));
+      std::iota(lead.begin(), lead.end(), int64_t(0));
+      grad_bias = lead.empty() ? grad_x.clone() : grad_x.sum(lead);
     }
     return {grad_x,       grad_bias,    grad,         at::Tensor(), at::Tensor(), at::Tensor(),
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
@@ -691,57 +765,82 @@ struct BiasDropoutAdd : public torch::autograd::Function<BiasDropoutAdd> {
 // kernels do.
 bool records_graph(const at::Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
 
-// The Autograd kernels of dropout, dropout_, dropout2d and dropout2d_: without
-// a graph to record, the CPU kernel below autograd (in place: the version
-// bumped); else the regenerating Function.
-template <bool Channels, bool InPlace>
-at::Tensor regenerating_autograd(const at::Tensor& input, double keep_prob, int64_t seed, int64_t stream,
-                                 int64_t offset, c10::string_view generator, int64_t threshold_bits,
-                                 Shape global_shape, Shape shard_start) {
+// The Autograd kernels of dropout and dropout2d: without a graph to record,
+// the CPU kernel below autograd; else the regenerating Function.
+template <bool Channels>
+at::Tensor regenerating_autograd(const at::Tensor& input, double keep_prob, const at::Tensor& seed,
+                                 const at::Tensor& stream, int64_t offset, c10::string_view generator,
+                                 int64_t threshold_bits, Shape global_shape, Shape shard_start) {
   if (!records_graph(input)) {
-    at::Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = dropout_op(Channels, InPlace)
-                .call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape, shard_start);
-    }
-    if (!InPlace) return out;
-    torch::autograd::impl::bump_version(input);
-    return input;
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return dropout_op(Channels).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                     shard_start);
   }
   return RegeneratingDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
-                                    shard_start, int64_t(Channels ? Kind::channels : Kind::elementwise), InPlace);
+                                    shard_start, int64_t(Channels ? Kind::channels : Kind::elementwise), false);
 }
-std::tuple<at::Tensor, at::Tensor> dropout_mask_autograd(const at::Tensor& input, double keep_prob, int64_t seed,
-                                                         int64_t stream, int64_t offset, c10::string_view generator,
+// autograd's rules for writing into a tensor that requires grad, checked before
+// anything is written (PyTorch's own in-place ops check them first too).
+void check_inplace_allowed(const at::Tensor& self) {
+  if (!records_graph(self)) return;
+  TORCH_CHECK(!self.is_leaf(), "a leaf Variable that requires grad is being used in an in-place operation.");
+  if (self.is_view()) {
+    const at::TensorBase& base = self._base();
+    TORCH_CHECK(!(base.is_leaf() && base.requires_grad()),
+                "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+  }
+}
+
+// dropout_ and dropout2d_: the input is written (its version bumped); with a graph
+// to record, the regenerating Function rebases the input's history onto itself.
+template <bool Channels>
+void regenerating_inplace_autograd(const at::Tensor& self, double keep_prob, const at::Tensor& seed,
+                                   const at::Tensor& stream, int64_t offset, c10::string_view generator,
+                                   int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+  check_inplace_allowed(self);
+  if (!records_graph(self)) {
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      dropout_inplace_op(Channels).call(self, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                        global_shape, shard_start);
+    }
+    torch::autograd::impl::bump_version(self);
+    return;
+  }
+  RegeneratingDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                             shard_start, int64_t(Channels ? Kind::channels : Kind::elementwise), true);
+}
+std::tuple<at::Tensor, at::Tensor> dropout_mask_autograd(const at::Tensor& input, double keep_prob,
+                                                         const at::Tensor& seed, const at::Tensor& stream,
+                                                         int64_t offset, c10::string_view generator,
                                                          int64_t threshold_bits, Shape global_shape,
                                                          Shape shard_start) {
   if (!records_graph(input)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return dropout_mask_op(false).call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
-                                       shard_start);
+    return dropout_mask_op().call(input, keep_prob, seed, stream, offset, generator, threshold_bits, global_shape,
+                                  shard_start);
   }
   auto outputs = StoredMaskDropout::apply(input, keep_prob, seed, stream, offset, generator, threshold_bits,
                                           global_shape, shard_start, false);
   return {outputs[0], outputs[1]};
 }
-std::tuple<at::Tensor, at::Tensor> dropout_mask_inplace_autograd(const at::Tensor& self, double keep_prob, int64_t seed,
-                                                                 int64_t stream, int64_t offset,
-                                                                 c10::string_view generator, int64_t threshold_bits,
-                                                                 Shape global_shape, Shape shard_start) {
+at::Tensor dropout_mask_inplace_autograd(const at::Tensor& self, double keep_prob, const at::Tensor& seed,
+                                         const at::Tensor& stream, int64_t offset, c10::string_view generator,
+                                         int64_t threshold_bits, Shape global_shape, Shape shard_start) {
+  check_inplace_allowed(self);
   if (!records_graph(self)) {
     at::Tensor mask;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      mask = std::get<1>(dropout_mask_op(true).call(self, keep_prob, seed, stream, offset, generator, threshold_bits,
-                                                    global_shape, shard_start));
+      mask = dropout_mask_inplace_op().call(self, keep_prob, seed, stream, offset, generator, threshold_bits,
+                                            global_shape, shard_start);
     }
     torch::autograd::impl::bump_version(self);
-    return {self, mask};
+    return mask;
   }
   auto outputs = StoredMaskDropout::apply(self, keep_prob, seed, stream, offset, generator, threshold_bits,
                                           global_shape, shard_start, true);
-  return {outputs[0], outputs[1]};
+  return outputs[1];
 }
 at::Tensor dropout_backward_mask_autograd(const at::Tensor& grad, const at::Tensor& mask, double keep_prob,
                                           int64_t threshold_bits) {
@@ -752,7 +851,7 @@ at::Tensor dropout_backward_mask_autograd(const at::Tensor& grad, const at::Tens
   return MaskedBackward::apply(grad, mask, keep_prob, threshold_bits);
 }
 at::Tensor bias_dropout_add_autograd(const at::Tensor& x, const at::Tensor& bias, const at::Tensor& residual,
-                                     double keep_prob, int64_t seed, int64_t stream, int64_t offset,
+                                     double keep_prob, const at::Tensor& seed, const at::Tensor& stream, int64_t offset,
                                      c10::string_view generator, int64_t threshold_bits, Shape global_shape,
                                      Shape shard_start) {
   if (!records_graph(x) && !records_graph(bias) && !records_graph(residual)) {
@@ -762,6 +861,152 @@ at::Tensor bias_dropout_add_autograd(const at::Tensor& x, const at::Tensor& bias
   }
   return BiasDropoutAdd::apply(x, bias, residual, keep_prob, seed, stream, offset, generator, threshold_bits,
                                global_shape, shard_start);
+}
+
+// ---------------------------------------------------------------- a module's streams, and recomputes
+
+// simdrop.torch's modules take the stream of a training forward from their
+// `step` buffer, which then advances. Activation checkpointing runs a forward
+// twice: once for real and once again in backward to rebuild activations (a
+// recompute), and the recompute must see the stream of the forward it repeats
+// (docs/python.md, "Checkpointing"), or the backward applies a mask the
+// forward never used. torch has no public "is recomputing" flag, so a module
+// keeps a ledger of its recent forwards (an int64 tensor attribute, not a
+// buffer: it survives deepcopy and TorchScript and stays out of state_dict):
+//
+//   row 0             [forwards recorded, next row to overwrite, 0]
+//   rows 1 .. K       [stream, fingerprint of the forward's inputs, 1 while it may be recomputed]
+//
+// A forward outside any backward pass is a new forward: stream = step, step
+// += 1, a row recorded (the oldest overwritten when K are held). A forward
+// inside a backward pass (the autograd engine is running a graph task: both
+// torch.utils.checkpoint variants recompute there) is a recompute: its
+// inputs' fingerprint names the row of the forward it repeats, and its stream
+// is that row's; step does not move. A recompute rebuilds the inputs bit for
+// bit (checkpointing relies on it), so a wrong row is never chosen: no row, or
+// two live rows with that fingerprint, is an error that says so. A row a
+// recompute used retires when that backward pass ends (unless it keeps its
+// graph for another backward), so the same batch seen again in a later step
+// (frozen layers before the dropout, a second epoch) is not ambiguous. The
+// thread-local mode overrides the detection (simdrop.torch.recomputing(): a
+// hand-written recompute outside backward, or a new forward inside one).
+constexpr int64_t kAuto = -1, kNew = 0, kRecompute = 1;
+thread_local int64_t recompute_mode = kAuto;
+
+void set_recomputing_op(int64_t mode) {
+  TORCH_CHECK_VALUE(mode == kAuto || mode == kNew || mode == kRecompute,
+                    "simdrop: recompute mode must be -1 (detect), 0 (new forwards) or 1 (recomputes)");
+  recompute_mode = mode;
+}
+int64_t recomputing_op() { return recompute_mode; }
+
+uint64_t mix64(uint64_t h, uint64_t v) {
+  uint64_t z = h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));  // splitmix64's finaliser on the combination
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Shape, dtype and up to 64 elements (their bits, at evenly spaced logical
+// indices, first and last included) of every input: cheap next to the
+// dropout itself, and equal for a forward and its bit-identical recompute.
+uint64_t fingerprint(const std::vector<at::Tensor>& inputs) {
+  constexpr int64_t kSamples = 64;
+  uint64_t h = mix64(0x5d7d6f2bULL, inputs.size());
+  for (const at::Tensor& t : inputs) {
+    h = mix64(h, uint64_t(t.scalar_type()));
+    h = mix64(h, uint64_t(t.dim()));
+    for (int64_t size : t.sizes()) h = mix64(h, uint64_t(size));
+    const int64_t n = t.numel();
+    if (n == 0) continue;
+    check_cpu(t, "input");
+    const size_t item = t.element_size();
+    TORCH_CHECK_VALUE(item <= 8, "simdrop: cannot fingerprint elements of ", item, " bytes");
+    const auto* base = static_cast<const char*>(t.data_ptr());
+    const int64_t samples = std::min(n, kSamples);
+    for (int64_t k = 0; k < samples; ++k) {
+      int64_t rest = samples == 1 ? 0 : int64_t((unsigned __int128)(n - 1) * uint64_t(k) / uint64_t(samples - 1));
+      int64_t at = 0;
+      for (int64_t d = t.dim(); d-- > 0;) {
+        at += (rest % t.size(d)) * t.stride(d);
+        rest /= t.size(d);
+      }
+      uint64_t bits = 0;
+      std::memcpy(&bits, base + at * int64_t(item), item);
+      h = mix64(h, bits);
+    }
+  }
+  return h;
+}
+
+at::Tensor claim_stream_op(const at::Tensor& step, const at::Tensor& ledger, at::TensorList inputs) {
+  scalar_of(step, "step");
+  TORCH_CHECK_TYPE(ledger.scalar_type() == at::kLong, "simdrop: the ledger must be an int64 tensor");
+  TORCH_CHECK_VALUE(ledger.dim() == 2 && ledger.size(0) >= 2 && ledger.size(1) == 3 && ledger.is_contiguous() &&
+                        ledger.device().is_cpu(),
+                    "simdrop: the ledger must be a contiguous CPU tensor of shape (K + 1, 3), got ", ledger.sizes());
+  int64_t* rows = ledger.data_ptr<int64_t>();
+  const int64_t capacity = ledger.size(0) - 1;
+  const uint64_t print = fingerprint(inputs.vec());
+  const int graph_task = torch::autograd::get_current_graph_task_id();
+  const bool recompute = recompute_mode == kAuto ? graph_task != -1 : recompute_mode == kRecompute;
+  if (recompute) {
+    const int64_t held = std::min(rows[0], capacity);
+    int64_t found = -1, matches = 0;
+    for (int64_t r = 1; r <= held; ++r) {
+      if (rows[3 * r + 2] != 1 || uint64_t(rows[3 * r + 1]) != print) continue;
+      found = r;
+      ++matches;
+    }
+    TORCH_CHECK(matches <= 1, "simdrop: this recompute repeats one of ", matches,
+                " pending forwards of the module with bit-identical inputs, and which one cannot be told; "
+                "give those forwards different inputs, separate modules, or explicit streams "
+                "(the functional API), see docs/python.md, Checkpointing");
+    TORCH_CHECK(matches == 1, "simdrop: a training forward inside a backward pass repeats none of the module's last ",
+                held, " forwards (its inputs differ from each): a checkpoint recompute must rebuild its inputs "
+                "bit for bit. A new forward inside backward: run it under simdrop.torch.recomputing(False); "
+                "see docs/python.md, Checkpointing");
+    const int64_t stream = rows[3 * found];
+    if (graph_task != -1 && !torch::autograd::get_current_graph_task_keep_graph()) {
+      // The backward pass that recomputes this forward frees its graph: retire the row when it ends.
+      torch::autograd::Engine::get_default_engine().queue_callback([ledger, found, stream, print] {
+        int64_t* row = ledger.data_ptr<int64_t>() + 3 * found;
+        if (row[0] == stream && uint64_t(row[1]) == print) row[2] = 0;
+      });
+    }
+    return at::scalar_tensor(stream, at::TensorOptions().dtype(at::kLong));
+  }
+  int64_t* value = step.data_ptr<int64_t>();
+  const int64_t stream = *value;
+  *value = int64_t(uint64_t(stream) + 1);
+  const int64_t r = 1 + rows[1] % capacity;
+  rows[3 * r] = stream;
+  rows[3 * r + 1] = int64_t(print);
+  rows[3 * r + 2] = 1;
+  rows[0] += 1;
+  rows[1] = r % capacity;
+  return at::scalar_tensor(stream, at::TensorOptions().dtype(at::kLong));
+}
+
+// Undoes the new forward claim_stream_op recorded since the ledger held
+// `recorded_before` forwards, if there is one: a module's call that failed
+// after taking its stream (a bad placement, say) leaves step as it was.
+void unclaim_stream_op(const at::Tensor& step, const at::Tensor& ledger, int64_t recorded_before) {
+  scalar_of(step, "step");
+  TORCH_CHECK_VALUE(ledger.scalar_type() == at::kLong && ledger.dim() == 2 && ledger.size(0) >= 2 &&
+                        ledger.size(1) == 3 && ledger.is_contiguous() && ledger.device().is_cpu(),
+                    "simdrop: the ledger must be a contiguous int64 CPU tensor of shape (K + 1, 3)");
+  int64_t* rows = ledger.data_ptr<int64_t>();
+  const int64_t capacity = ledger.size(0) - 1;
+  if (rows[0] != recorded_before + 1) return;
+  const int64_t last = (rows[1] + capacity - 1) % capacity;  // 0-based index of the newest row
+  int64_t* row = rows + 3 * (last + 1);
+  int64_t* value = step.data_ptr<int64_t>();
+  if (row[2] != 1 || int64_t(uint64_t(row[0]) + 1) != *value) return;
+  *value = row[0];
+  row[2] = 0;
+  rows[0] -= 1;
+  rows[1] = last;
 }
 
 // ---------------------------------------------------------------- this copy's process-wide switches
@@ -783,19 +1028,25 @@ std::tuple<std::string, std::string, int64_t, int64_t> runtime_op() {
 }  // namespace
 
 TORCH_LIBRARY(simdrop, m) {
-  // The placement (docs/distributed.md) comes last, with defaults, so that calls and
-  // scripted models written before it existed keep working.
+  // seed and stream are one-element int64 tensors, so that a compiled graph
+  // reads them at run time instead of baking them in; the placement
+  // (docs/distributed.md) comes last, with defaults.
   const std::string params =
-      "float keep_prob, int seed, int stream, int offset, str generator, int threshold_bits, "
+      "float keep_prob, Tensor seed, Tensor stream, int offset=0, str generator=\"philox\", int threshold_bits=16, "
       "int[]? global_shape=None, int[]? shard_start=None";
   m.def(("dropout(Tensor input, " + params + ") -> Tensor").c_str());
-  m.def(("dropout_(Tensor(a!) self, " + params + ") -> Tensor(a!)").c_str());
+  m.def(("dropout_(Tensor(a!) self, " + params + ") -> ()").c_str());
   m.def(("dropout_mask(Tensor input, " + params + ") -> (Tensor, Tensor)").c_str());
-  m.def(("dropout_mask_(Tensor(a!) self, " + params + ") -> (Tensor(a!), Tensor)").c_str());
+  m.def(("dropout_mask_(Tensor(a!) self, " + params + ") -> Tensor").c_str());
   m.def("dropout_backward_mask(Tensor grad, Tensor mask, float keep_prob, int threshold_bits) -> Tensor");
   m.def(("dropout2d(Tensor input, " + params + ") -> Tensor").c_str());
-  m.def(("dropout2d_(Tensor(a!) self, " + params + ") -> Tensor(a!)").c_str());
+  m.def(("dropout2d_(Tensor(a!) self, " + params + ") -> ()").c_str());
   m.def(("bias_dropout_add(Tensor x, Tensor bias, Tensor residual, " + params + ") -> Tensor").c_str());
+  // The modules' stream bookkeeping (eager and TorchScript; a compiled module uses step directly).
+  m.def("_claim_stream(Tensor(a!) step, Tensor(b!) ledger, Tensor[] inputs) -> Tensor");
+  m.def("_unclaim_stream(Tensor(a!) step, Tensor(b!) ledger, int recorded_before) -> ()");
+  m.def("_set_recomputing(int mode) -> ()", &set_recomputing_op);
+  m.def("_recomputing() -> int", &recomputing_op);
   m.def("_set_isa(str name) -> ()", &set_isa_op);
   m.def("_set_num_threads(int n) -> ()", &set_num_threads_op);
   m.def("_runtime() -> (str, str, int, int)", &runtime_op);
@@ -810,15 +1061,20 @@ TORCH_LIBRARY_IMPL(simdrop, CPU, m) {
   m.impl("dropout2d", &dropout2d_cpu);
   m.impl("dropout2d_", &dropout2d_inplace_cpu);
   m.impl("bias_dropout_add", &bias_dropout_add_cpu);
+  m.impl("_claim_stream", &claim_stream_op);
+  m.impl("_unclaim_stream", &unclaim_stream_op);
 }
 
 TORCH_LIBRARY_IMPL(simdrop, Autograd, m) {
-  m.impl("dropout", &regenerating_autograd<false, false>);
-  m.impl("dropout_", &regenerating_autograd<false, true>);
+  m.impl("dropout", &regenerating_autograd<false>);
+  m.impl("dropout_", &regenerating_inplace_autograd<false>);
   m.impl("dropout_mask", &dropout_mask_autograd);
   m.impl("dropout_mask_", &dropout_mask_inplace_autograd);
   m.impl("dropout_backward_mask", &dropout_backward_mask_autograd);
-  m.impl("dropout2d", &regenerating_autograd<true, false>);
-  m.impl("dropout2d_", &regenerating_autograd<true, true>);
+  m.impl("dropout2d", &regenerating_autograd<true>);
+  m.impl("dropout2d_", &regenerating_inplace_autograd<true>);
   m.impl("bias_dropout_add", &bias_dropout_add_autograd);
+  // Reads its inputs' values and returns an integer: nothing to differentiate.
+  m.impl("_claim_stream", &claim_stream_op);
+  m.impl("_unclaim_stream", &unclaim_stream_op);
 }

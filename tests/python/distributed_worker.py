@@ -16,6 +16,7 @@ import torch.distributed as dist
 
 import simdrop
 import simdrop.torch as sdt
+from opcalls import ops
 
 DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
 NUMPY_OF = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
@@ -93,7 +94,7 @@ def compute(kind, x, dy, bias, residual, dtype, place):
         y.backward(dy)
         out["dropout2d_y"], out["dropout2d_dx"] = y.detach(), leaf.grad
         channels_last = x.contiguous(memory_format=torch.channels_last)
-        out["dropout2d_channels_last_y"] = torch.ops.simdrop.dropout2d(
+        out["dropout2d_channels_last_y"] = ops.dropout2d(
             channels_last, 1.0 - P, SEED_INT64, STREAM, OFFSET, generator, bits,
             place.get("global_shape"), place.get("shard_start"))
         return out
@@ -103,7 +104,7 @@ def compute(kind, x, dy, bias, residual, dtype, place):
     y = sdt.dropout(leaf, P, **kwargs, **place)
     y.backward(dy)
     out["torch_y"], out["torch_dx"] = y.detach(), leaf.grad
-    _, mask = torch.ops.simdrop.dropout_mask(x, 1.0 - P, SEED_INT64, STREAM, OFFSET, generator, bits,
+    _, mask = ops.dropout_mask(x, 1.0 - P, SEED_INT64, STREAM, OFFSET, generator, bits,
                                              place.get("global_shape"), place.get("shard_start"))
     out["torch_mask"] = unpack(mask, x.shape)
     work = x.clone()

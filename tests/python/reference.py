@@ -103,7 +103,7 @@ def threshold(keep_prob, bits):
     return int(np.floor(float(np.float32(keep_prob)) * 2.0 ** bits + 0.5))
 
 
-def keep(n, keep_prob, seed, stream=0, offset=0, generator="philox", threshold_bits=32):
+def keep(n, keep_prob, seed, stream=0, offset=0, generator="philox", threshold_bits=16):
     """Decisions of global indices offset .. offset + n - 1, as a bool array."""
     g = np.uint64(offset % (1 << 64)) + np.arange(n, dtype=np.uint64)
     T = threshold(keep_prob, threshold_bits)
@@ -173,7 +173,7 @@ def values(x, decisions, keep_prob, threshold_bits, dtype):
     raise ValueError(dtype)
 
 
-def dropout(x, keep_prob, seed, stream=0, offset=0, generator="philox", threshold_bits=32, dtype=None):
+def dropout(x, keep_prob, seed, stream=0, offset=0, generator="philox", threshold_bits=16, dtype=None):
     """Forward of the contract on x's logical C order; returns (y, mask)."""
     x = np.asarray(x)
     dtype = dtype or x.dtype.name

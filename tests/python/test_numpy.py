@@ -391,3 +391,13 @@ def test_bad_counts_raise():
         simdrop.mask(100, 0.5, 1, offset=2**64 - 10)
     with pytest.raises(ValueError, match="unknown generator"):
         simdrop.fill_u32(10, 1, generator="aes")
+
+
+def test_default_width_is_16_bits():
+    """Since 0.2.0 every default is Philox with 16-bit thresholds (CHANGELOG.md); 32 bits is asked by name."""
+    x = np.linspace(-3, 3, 4099, dtype=np.float32)
+    y = simdrop.dropout(x, 0.9, 12345)
+    assert same_bits(y, R.dropout(x, 0.9, 12345, threshold_bits=16)[0])
+    assert not same_bits(y, R.dropout(x, 0.9, 12345, threshold_bits=32)[0])
+    assert same_bits(simdrop.dropout(x, 0.9, 12345, threshold_bits=32), R.dropout(x, 0.9, 12345, threshold_bits=32)[0])
+    assert np.array_equal(simdrop.mask(4099, 0.9, 12345), R.mask_bytes(R.keep(4099, 0.9, 12345, threshold_bits=16)))

@@ -18,6 +18,7 @@ import torch
 import reference as R
 import simdrop
 import simdrop.torch as sdt
+from opcalls import ops
 
 GENERATORS = ("philox", "xoshiro")
 WIDTHS = (32, 16, 8)
@@ -200,7 +201,7 @@ def test_torch_shard_forward_mask_and_both_backwards(dtype, case):
     for x in (x_global[slices].contiguous(), x_global[slices]):
         y = sdt.dropout(x, 0.25, seed=21, stream=4, threshold_bits=16, **place)
         assert t_same(y, want), (case, dtype)
-        y2, mask = torch.ops.simdrop.dropout_mask(x, 0.75, 21, 4, 0, "philox", 16, list(global_shape), shard_start)
+        y2, mask = ops.dropout_mask(x, 0.75, 21, 4, 0, "philox", 16, list(global_shape), shard_start)
         assert t_same(y2, want)
         assert np.array_equal(unpacked(mask.numpy(), tuple(x.shape)), keep[slices])
         g = t_sample(tuple(x.shape), dtype, seed=4)
@@ -243,7 +244,7 @@ def test_torch_shard_matches_numpy_and_the_whole_call():
 def test_dropout2d_shard_places_its_n_c_block(dtype):
     global_shape = (6, 11, 4, 3)
     x_global = t_sample(global_shape, dtype, seed=6)
-    whole = torch.ops.simdrop.dropout2d(x_global, 0.5, 7, 2, 5, "philox", 32)
+    whole = ops.dropout2d(x_global, 0.5, 7, 2, 5, "philox", 32)
     # Channel (n, c) decided at offset + n*C + c: the contract evaluated independently.
     keep = torch.from_numpy(R.keep(66, 0.5, 7, 2, 5, "philox", 32)).reshape(6, 11, 1, 1)
     dropped = torch.zeros((), dtype=dtype)
@@ -256,11 +257,11 @@ def test_dropout2d_shard_places_its_n_c_block(dtype):
         start = [s.indices(n)[0] for s, n in zip(block, global_shape)]
         for x in (x_global[block].contiguous(), x_global[block].contiguous(memory_format=torch.channels_last),
                   x_global[block]):
-            y = torch.ops.simdrop.dropout2d(x, 0.5, 7, 2, 5, "philox", 32, list(global_shape), start)
+            y = ops.dropout2d(x, 0.5, 7, 2, 5, "philox", 32, list(global_shape), start)
             assert t_same(y, whole[block]), (block, dtype)
-    layer = sdt.Dropout2d(0.5, seed=7, global_shape=global_shape, shard_start=(0, 3, 0, 0))
+    layer = sdt.Dropout2d(0.5, seed=7, threshold_bits=32, global_shape=global_shape, shard_start=(0, 3, 0, 0))
     layer.step.fill_(2)
-    assert t_same(layer(x_global[:, 3:9].contiguous()), torch.ops.simdrop.dropout2d(
+    assert t_same(layer(x_global[:, 3:9].contiguous()), ops.dropout2d(
         x_global, 0.5, 7, 2, 0, "philox", 32)[:, 3:9])
 
 
@@ -295,7 +296,7 @@ def test_torch_bad_placements():
         with pytest.raises(ValueError, match=message):
             sdt.bias_dropout_add(x, torch.ones(6), x, 0.5, **kwargs)
         with pytest.raises(ValueError, match=message):
-            torch.ops.simdrop.dropout2d(x, 0.5, 1, 0, 0, "philox", 32, kwargs.get("global_shape"),
+            ops.dropout2d(x, 0.5, 1, 0, 0, "philox", 32, kwargs.get("global_shape"),
                                         kwargs.get("shard_start"))
         layer = sdt.Dropout(0.5)
         with pytest.raises(ValueError, match=message):
@@ -357,7 +358,7 @@ def test_scripted_modules_take_placements():
     scripted = torch.jit.script(copy.deepcopy(eager))
     expected_a = whole[2:4].flatten()
     expected_b = whole[:, :, 10:].flatten()
-    expected_c = torch.ops.simdrop.dropout2d(image, 0.5, 4, 0, 0, "philox", 32)[:, 2:].flatten()
+    expected_c = ops.dropout2d(image, 0.5, 4, 0, 0, "philox", 16)[:, 2:].flatten()
     expected = torch.cat([expected_a, expected_b, expected_c])
     assert torch.equal(eager(x_global, 2, image), expected)
     assert torch.equal(scripted(x_global, 2, image), expected)
