@@ -17,6 +17,9 @@ function(simdrop_isa_object name define)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)
   target_link_libraries(${target} PRIVATE simdrop_xsimd)
   target_compile_options(${target} PRIVATE ${isa_FLAGS})
+  if(SIMDROP_KERNEL_VARIANTS STREQUAL "lean")
+    target_compile_definitions(${target} PRIVATE SIMDROP_LEAN_KERNELS)
+  endif()
   # Kernels are always optimised, at -O3 so that the small fixed loops over
   # lanes and groups unroll into registers (g++ 12 cannot compile xsimd's AVX-512 select at -O0,
   # and unoptimised inline helpers could be merged across ISA files by the linker).
@@ -30,6 +33,16 @@ function(simdrop_isa_object name define)
   set(SIMDROP_ISA_TARGETS ${SIMDROP_ISA_TARGETS} ${target} PARENT_SCOPE)
   set(SIMDROP_ISA_DEFINES ${SIMDROP_ISA_DEFINES} ${define} PARENT_SCOPE)
 endfunction()
+
+# Which kernel instances have a one-pass kernel (src/kernels/generic/entries.inc,
+# "Which instances exist"): "release" (every variant the benchmarks need) or
+# "lean" (about a third of them: the sanitizer builds, whose tests reach the
+# others through the composed entries; the native build tests them all).
+set(SIMDROP_KERNEL_VARIANTS "release" CACHE STRING "Kernel instances compiled: release or lean")
+set_property(CACHE SIMDROP_KERNEL_VARIANTS PROPERTY STRINGS release lean)
+if(NOT SIMDROP_KERNEL_VARIANTS MATCHES "^(release|lean)$")
+  message(FATAL_ERROR "SIMDROP_KERNEL_VARIANTS must be release or lean, not '${SIMDROP_KERNEL_VARIANTS}'")
+endif()
 
 function(simdrop_add_isa_kernels library)
   set(SIMDROP_ISA_TARGETS "")
