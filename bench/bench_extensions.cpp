@@ -17,7 +17,8 @@
 //   view_shard512/<isa>         a column shard: rows of 512 of a tensor of 1024   8
 //                               columns (index_ld 1024), contiguous data
 //   view_shard342/<isa>         rows of 342 of 1026 (3 tensor-parallel ranks)    8
-// Philox, 32-bit threshold, keep_prob 0.9, no mask output unless said, a fresh stream per
+// The defaults (simdrop_params_default: Philox, 16-bit thresholds since 0.2.0), keep_prob
+// 0.9, no mask output unless said, a fresh stream per
 // iteration. The GB/s counter counts the bytes each call really moves, so
 // dividing it by the copy roof of the same n and thread count (copy/* rows,
 // 8 bytes/element) gives the fraction of the roof.
