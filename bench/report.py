@@ -28,6 +28,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import noise  # noqa: E402  (bench/peers/noise.py: spreads, load records, suspect rows)
+
 ROOF_VARIANTS = ("memcpy", "stream")
 
 
@@ -60,6 +63,10 @@ class Row:
         self.roof_fraction = None
         self.paired_fraction = None  # median of the per-repetition ratios to the copy timed beside it
         self.cv = None    # coefficient of variation of the time over repetitions, when known
+        self.spread = None  # (min, median, max, (max - min) / median) of elements/s over repetitions
+        self.flags = []     # "noisy", "roof" (bench/peers/noise.py, classify)
+        self.attempts = None  # re-measure history (noise.py suite), when the row was re-measured
+        self.run_name = None
 
     @property
     def key(self):
@@ -82,6 +89,8 @@ def load_gbench(path):
                 group[entry["aggregate_name"]] = entry
         else:
             group["runs"].append(entry)
+    flags, _ = noise.gbench_classify(document.get("benchmarks", []))
+    remeasure = document.get("simdrop_remeasure", {})
     rows = []
     for name, group in grouped.items():
         fields, n, threads = parse_name(name)
@@ -99,6 +108,7 @@ def load_gbench(path):
         if eps is None or gbps is None:
             continue
         row = Row(fields, n, threads, float(eps), float(gbps), source)
+        row.run_name = name
         if group["median"] is not None:
             paired = group["median"].get("paired_roof_fraction")
         else:
@@ -108,8 +118,13 @@ def load_gbench(path):
             row.paired_fraction = float(paired)
         if group["cv"] is not None and group["cv"].get("real_time") is not None:
             row.cv = float(group["cv"]["real_time"])
+        rates = [r.get("elements_per_second") for r in group["runs"] if r.get("elements_per_second")]
+        if len(rates) > 1:
+            row.spread = noise.spread(rates)
+        row.flags = flags.get(name, [])
+        row.attempts = remeasure.get("attempts", {}).get(name)
         rows.append(row)
-    return document.get("context", {}), rows, errors
+    return document.get("context", {}), rows, errors, document
 
 
 def load_peer(path):
@@ -119,9 +134,13 @@ def load_peer(path):
         document = json.load(f)
     rows = []
     for r in document.get("rows", []):
-        rows.append(Row(["pytorch", "dropout"], int(r["n"]), int(r["threads"]),
-                        float(r["elements_per_second"]), float(r["GB_per_second"]),
-                        "median of %d" % r.get("repeats", 0)))
+        row = Row(["pytorch", "dropout"], int(r["n"]), int(r["threads"]), float(r["elements_per_second"]),
+                  float(r["GB_per_second"]), "median of %d" % r.get("repeats", 0))
+        if r.get("min_seconds_per_call") and r.get("max_seconds_per_call"):
+            row.spread = noise.spread([r["n"] / r["max_seconds_per_call"], r["elements_per_second"],
+                                       r["n"] / r["min_seconds_per_call"]])
+        row.flags = list(r.get("flags", []))
+        rows.append(row)
     return document.get("context", {}), rows, document.get("unavailable")
 
 
@@ -139,13 +158,18 @@ INTEL_FAMILY_6 = {
     0x9A: "Alder Lake", 0xB7: "Raptor Lake", 0xBA: "Raptor Lake", 0xBF: "Raptor Lake",
     0xAA: "Meteor Lake", 0xAC: "Meteor Lake", 0xC5: "Arrow Lake", 0xC6: "Arrow Lake",
     0xBD: "Lunar Lake", 0x8E: "Kaby / Coffee / Whiskey Lake", 0x9E: "Kaby / Coffee Lake",
-    0xA5: "Comet Lake", 0xA6: "Comet Lake", 0x4E: "Skylake", 0x5E: "Skylake",
+    0xA5: "Comet Lake", 0xA6: "Comet Lake", 0x4E: "Skylake", 0x5E: "Skylake", 0xA7: "Rocket Lake",
 }
+# Flags a reported microarchitecture cannot have: a hypervisor's made-up model number shows this way.
+NEWER_THAN_REPORTED = (("amx_tile", "Sapphire Rapids or later"), ("avx512_fp16", "Sapphire Rapids or later"))
+OLDER_THAN_AMX = {"Skylake-SP / Cascade Lake", "Ice Lake-SP", "Ice Lake-D", "Ice Lake", "Tiger Lake",
+                  "Rocket Lake", "Comet Lake", "Skylake", "Kaby / Coffee / Whiskey Lake", "Kaby / Coffee Lake"}
 
 
 def cpu_identity():
-    """(vendor, family, model, microarchitecture) from /proc/cpuinfo; 'unknown' where not known."""
-    vendor, family, model = "unknown", None, None
+    """(vendor, family, model, microarchitecture) from /proc/cpuinfo; 'unknown' where not known. Under a
+    hypervisor whose reported model contradicts the CPU flags, the microarchitecture says so."""
+    vendor, family, model, flags = "unknown", None, None, set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -157,6 +181,8 @@ def cpu_identity():
                     family = int(value)
                 elif key == "model" and model is None:
                     model = int(value)
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
     except (OSError, ValueError):
         pass
     arch = "unknown"
@@ -167,6 +193,13 @@ def cpu_identity():
                 break
     elif vendor == "GenuineIntel" and family == 6 and model is not None:
         arch = INTEL_FAMILY_6.get(model, "unknown")
+    if arch in OLDER_THAN_AMX:
+        for flag, newer in NEWER_THAN_REPORTED:
+            if flag in flags:
+                arch = "%s by its model number, but its %s flag is %s's" % (arch, flag, newer)
+                break
+    if "hypervisor" in flags:
+        arch += " (a virtual machine: family and model are what the hypervisor reports)"
     return vendor, family, model, arch
 
 
@@ -312,11 +345,38 @@ def size_table(results, n):
             if r is not None:
                 candidates.append((describe(r), r))
         for label, r in candidates:
-            lines.append([label, str(t), num(r.eps / 1e9), num(r.gbps), num(r.roof_fraction),
-                          num(ratio(r.eps, naive_a.eps if naive_a else None)),
-                          num(ratio(r.eps, torch_row.eps if torch_row else None))])
-    header = ["row", "threads", "G elements/s", "GB/s", "of roof", "× naive (a)", "× PyTorch"]
+            lines.append([label + mark(r), str(t), num(r.eps / 1e9), spread_cell(r.spread), num(r.gbps),
+                          num(r.roof_fraction), num(ratio(r.eps, naive_a.eps if naive_a else None)),
+                          num(ratio(r.eps, torch_row.eps if torch_row else None)), notes(r)])
+    header = ["row", "threads", "G elements/s", "min–max", "GB/s", "of roof", "× naive (a)", "× PyTorch", "notes"]
     return markdown_table(header, lines)
+
+
+FLAG_WORDS = {"noisy": "noisy", "roof": "roof departs", "stall": "stalled"}
+
+
+def mark(row):
+    """' †' after a row that is flagged (noisy, or its roof departs from the neighbouring sizes')."""
+    return " †" if row.flags else ""
+
+
+def spread_cell(s):
+    """'0.95–1.02' (min–max, G elements/s) of a spread, '–' without repetitions."""
+    if not s:
+        return "–"
+    return "%s–%s" % (num(s[0] / 1e9), num(s[2] / 1e9))
+
+
+def notes(row):
+    """What the report knows about a row's noise: its flags and whether it was re-measured."""
+    words = [FLAG_WORDS.get(f, f) for f in row.flags]
+    if row.spread and not row.flags:
+        words.append("±%.0f%%" % (50 * row.spread[3]))
+    if row.attempts:
+        kept = [h["round"] for h in row.attempts if h.get("kept")]
+        words.append("re-measured %d×%s" % (len(row.attempts) - 1,
+                                             ", kept attempt %d" % (kept[0] + 1) if kept else ""))
+    return "; ".join(words) or "–"
 
 
 def forward_matrix(results, threads):
@@ -332,7 +392,7 @@ def forward_matrix(results, threads):
                         cells.append("–")
                     else:
                         any_cell = True
-                        cells.append("%s (%s)" % (num(r.eps / 1e9), num(r.roof_fraction)))
+                        cells.append("%s (%s)%s" % (num(r.eps / 1e9), num(r.roof_fraction), mark(r)))
                 if any_cell:
                     lines.append([describe(Row(["forward", isa, gen, width], 0, 0, 0, 0, ""))[len("simdrop "):]] + cells)
     header = ["implementation"] + [size_label(n) for n in results.sizes]
@@ -425,11 +485,29 @@ def headline(results, auto_isa):
     return out
 
 
+def plot_points(ax, rows, style, color, marker, label, linewidth=1.5):
+    """A line through rows' medians, error bars from min to max over the repetitions, and a hollow
+    marker where a row is flagged (noisy, or its roof departs)."""
+    pts = [(r.n, r.eps / 1e9) for r in rows]
+    if not pts:
+        return
+    ax.plot(*zip(*pts), style, marker=marker, color=color, label=label, markersize=4, linewidth=linewidth)
+    for r in rows:
+        if r.spread:
+            low, high = r.spread[0] / 1e9, r.spread[2] / 1e9
+            ax.errorbar([r.n], [r.eps / 1e9], yerr=[[max(r.eps / 1e9 - low, 0)], [max(high - r.eps / 1e9, 0)]],
+                        fmt="none", ecolor=color, elinewidth=1, capsize=2, alpha=0.8)
+        if r.flags:
+            ax.plot([r.n], [r.eps / 1e9], marker=marker, markersize=9, markerfacecolor="white",
+                    markeredgecolor=color, markeredgewidth=1.5, linestyle="none", zorder=5)
+
+
 def plot(results, path):
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
     except ImportError as error:
         return "matplotlib is not installed (%s): no plot" % error
     colors = {"avx512": "tab:red", "avx2": "tab:blue", "neon": "tab:purple", "scalar": "tab:green"}
@@ -440,23 +518,23 @@ def plot(results, path):
         for isa in results.isas():
             for gen in ("philox", "xoshiro"):
                 for width, style in (("32bit", "-"), ("16bit", "--"), ("8bit", "-.")):
-                    pts = [(n, r.eps / 1e9) for n in results.sizes
-                           for r in [results.find(n, t, "forward", isa, gen, width)] if r]
-                    if pts:
-                        ax.plot(*zip(*pts), style, marker=markers[gen], color=colors.get(isa, "tab:gray"),
-                                label="simdrop %s %s %s" % (isa, gen, width.replace("bit", "-bit")), markersize=4)
+                    rows = [r for n in results.sizes for r in [results.find(n, t, "forward", isa, gen, width)] if r]
+                    plot_points(ax, rows, style, colors.get(isa, "tab:gray"), markers[gen],
+                                "simdrop %s %s %s" % (isa, gen, width.replace("bit", "-bit")))
         for fields, label, style in ((("naive", "mt19937_loop"), "naive (a) mt19937 loop, 1 thread", ":"),
                                      (("naive", "two_pass"), "naive (b) two passes, 1 thread", "-."),
                                      (("pytorch", "dropout"), "PyTorch F.dropout", "-")):
-            pts = [(n, r.eps / 1e9) for n in results.sizes
-                   for r in [results.find(n, 1 if fields[0] == "naive" else t, *fields)] if r]
-            if pts:
-                ax.plot(*zip(*pts), style, marker="^", color="black" if fields[0] == "pytorch" else "dimgray",
-                        label=label, markersize=4)
+            rows = [r for n in results.sizes for r in [results.find(n, 1 if fields[0] == "naive" else t, *fields)] if r]
+            plot_points(ax, rows, style, "black" if fields[0] == "pytorch" else "dimgray", "^", label)
         roof = [(n, results.best_roof(n, t) / 8) for n in results.sizes if results.best_roof(n, t)]
         if roof:
             ax.plot(*zip(*roof), "-", color="goldenrod", linewidth=4, alpha=0.6,
                     label="copy roof (best of memcpy, streaming) in elements/s")
+            for n, value in roof:
+                copies = [results.find(n, t, "copy", v) for v in ROOF_VARIANTS]
+                if any(c is not None and c.flags for c in copies):
+                    ax.plot([n], [value], marker="D", markersize=9, markerfacecolor="white",
+                            markeredgecolor="goldenrod", markeredgewidth=2, linestyle="none", zorder=5)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(results.sizes)
@@ -466,6 +544,12 @@ def plot(results, path):
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("G elements/s (dropout forward, keep_prob 0.9)")
     handles, labels = axes[0][-1].get_legend_handles_labels()
+    handles += [Line2D([], [], marker="o", markersize=9, markerfacecolor="white", markeredgecolor="black",
+                       linestyle="none"),
+                Line2D([], [], color="black", marker="|", markersize=10, linestyle="none")]
+    labels += ["hollow: noisy (max - min > %d%% of the median), roof departs from the neighbouring sizes',\n"
+               "or stalled (slower on several threads than on one: see \"Load and noise\")"
+               % round(100 * noise.NOISY_SPREAD), "error bar: min to max over the repetitions"]
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -482,9 +566,25 @@ PYTHON_TARGETS = (
 )
 
 
+def python_flags(rows):
+    """The rows with their flags: the peers' own ("noisy"), and "stall" where a row on several threads
+    is much slower than the same row on one (noise.stalled)."""
+    rows = [dict(r, flags=list(r.get("flags", []))) for r in rows]
+    index = {(r["group"], r["impl"], r["dtype"], r["n"], r["threads"]): r for r in rows}
+    for r in rows:
+        one = index.get((r["group"], r["impl"], r["dtype"], r["n"], 1))
+        if r["threads"] > 1 and one and noise.stalled(r["seconds_per_call"], one["seconds_per_call"]):
+            r["flags"].append("stall")
+    return rows
+
+
+def python_mark(row):
+    return " †" if row.get("flags") else ""
+
+
 def python_section(document):
-    """Markdown lines for bench/peers/simdrop_python.py's rows."""
-    rows = document.get("rows", [])
+    """Markdown lines for bench/peers/simdrop_python.py's rows (and torch213.py's of the same groups)."""
+    rows = python_flags(document.get("rows", []))
     context = document.get("context", {})
     out = []
     if not rows:
@@ -513,14 +613,16 @@ def python_section(document):
         for _, n, dtype, threads in configs:
             torch_row = find(group, "pytorch", dtype, n, threads)
             cells = [size_label(n), dtype, str(threads)]
-            cells.append("%s (%s µs)" % (num(torch_row["elements_per_second"] / 1e9),
-                                         num(torch_row["seconds_per_call"] * 1e6)) if torch_row else "–")
+            cells.append("%s (%s µs)%s" % (num(torch_row["elements_per_second"] / 1e9),
+                                           num(torch_row["seconds_per_call"] * 1e6), python_mark(torch_row))
+                         if torch_row else "–")
             for impl in impls:
                 r = find(group, impl, dtype, n, threads)
                 if r is None:
                     cells += ["–", "–"]
                     continue
-                cells.append("%s (%s µs)" % (num(r["elements_per_second"] / 1e9), num(r["seconds_per_call"] * 1e6)))
+                cells.append("%s (%s µs)%s" % (num(r["elements_per_second"] / 1e9), num(r["seconds_per_call"] * 1e6),
+                                               python_mark(r)))
                 cells.append(num(ratio(r["elements_per_second"], torch_row["elements_per_second"] if torch_row else None)))
             lines.append(cells)
         header = ["n", "dtype", "threads", "F.dropout G el/s (time)"]
@@ -534,10 +636,11 @@ def python_section(document):
         for threads in sorted({r["threads"] for r in numpy_rows}):
             n = max(r["n"] for r in numpy_rows)
             tutorial = find("numpy/dropout", "tutorial", "float32", n, threads)
-            cells = [size_label(n), str(threads), num(tutorial["elements_per_second"] / 1e9) if tutorial else "–"]
+            cells = [size_label(n), str(threads),
+                     num(tutorial["elements_per_second"] / 1e9) + python_mark(tutorial) if tutorial else "–"]
             for impl in impls:
                 ours = find("numpy/dropout", impl, "float32", n, threads)
-                cells += [num(ours["elements_per_second"] / 1e9) if ours else "–",
+                cells += [num(ours["elements_per_second"] / 1e9) + python_mark(ours) if ours else "–",
                           num(ratio(ours["elements_per_second"] if ours else None,
                                     tutorial["elements_per_second"] if tutorial else None))]
             lines.append(cells)
@@ -562,9 +665,10 @@ def python_section(document):
                 r = find(group, impl, dtype, n, threads)
                 if r and torch_row:
                     x = r["elements_per_second"] / torch_row["elements_per_second"]
-                    checks.append("- %s, %d thread%s, %s: %s× PyTorch (target %s×): %s"
+                    checks.append("- %s, %d thread%s, %s: %s× PyTorch (target %s×): %s%s"
                                   % (label, threads, "" if threads == 1 else "s", names[impl], num(x), num(minimum),
-                                     "met" if x >= minimum else "**not met**"))
+                                     "met" if x >= minimum else "**not met**",
+                                     " †" if r["flags"] or torch_row["flags"] else ""))
     for threads in sorted({r["threads"] for r in numpy_rows}):
         n = max(r["n"] for r in numpy_rows)
         tutorial = find("numpy/dropout", "tutorial", "float32", n, threads)
@@ -572,11 +676,294 @@ def python_section(document):
             ours = find("numpy/dropout", impl, "float32", n, threads)
             if tutorial and ours:
                 x = ours["elements_per_second"] / tutorial["elements_per_second"]
-                checks.append("- numpy at %s, %d thread%s, %s: %s× the tutorial's lines (target 30×): %s"
+                checks.append("- numpy at %s, %d thread%s, %s: %s× the tutorial's lines (target 30×): %s%s"
                               % (size_label(n), threads, "" if threads == 1 else "s", names[impl], num(x),
-                                 "met" if x >= 30 else "**not met**"))
+                                 "met" if x >= 30 else "**not met**",
+                                 " †" if ours["flags"] or tutorial["flags"] else ""))
     if checks:
         out += ["", "#### Targets", ""] + checks
+    if any(r["flags"] for r in rows):
+        out += ["", "† noisy (max − min over the rounds above %d%% of the median) or stalled (on several threads "
+                "slower than %g× the one-thread time plus %g µs: the other core was not free)."
+                % (round(100 * noise.NOISY_SPREAD), noise.STALL_FACTOR, noise.STALL_SLACK_S * 1e6)]
+    return out
+
+
+def load_table(records):
+    lines = []
+    for r in records:
+        label = size_label(r["n"]) if "n" in r else "?"
+        if r.get("dtype"):
+            label += " " + r["dtype"]
+        if r.get("allocator") == "warm":
+            label += " (warm allocator)"
+        lines.append([label, r.get("phase", "–"), "%.0f" % r.get("wall_s", 0),
+                      "%s → %s" % ("%.2f" % r["loadavg_before"][0] if r.get("loadavg_before") else "?",
+                                   "%.2f" % r["loadavg_after"][0] if r.get("loadavg_after") else "?"),
+                      num(r.get("benchmark_cores")), num(r.get("others_cores")), num(r.get("others_niced_cores")),
+                      num(r.get("steal_cores"))])
+    return markdown_table(["size", "phase", "wall s", "load (1 min) before → after", "benchmark cores",
+                           "other processes' cores", "niced processes' cores", "steal cores"], lines)
+
+
+LOAD_WORDS = ("CPU time per wall second over the size's run, from /proc/stat: the benchmark's own (its process "
+              "and children), other processes' at normal priority, niced processes' (a niced background job "
+              "shows here: it yields to the benchmark, but still takes cache, memory bandwidth and, with as "
+              "many threads as cores, time slices), and the hypervisor's steal.")
+
+
+def noise_section(rows, document):
+    """The load around each size, the rules that flag a row, the flagged rows and what re-measuring did."""
+    out = ["", "## Load and noise", ""]
+    records = document.get("simdrop_load", [])
+    if records:
+        out += ["The load before and after each size (simdrop_bench runs once per size). " + LOAD_WORDS, "",
+                load_table(records), ""]
+    else:
+        out += ["(This JSON has no load records: it was not produced by bench/peers/noise.py.)", ""]
+    remeasure = document.get("simdrop_remeasure", {})
+    out.append("A row is flagged **noisy** when its repetitions spread by more than %d%% of the median (max − min), "
+               "and **roof departs** when its copy roof (the copy timed right after each of its repetitions; for "
+               "a copy row, its own GB/s) is below, or above, the same row's at both neighbouring sizes by more "
+               "than %g× times %g× per cache level between them (L1d, L2, L3 or memory for the x and y buffers: "
+               "caches %s), or below %g of its size's copy rows. A dip at the smallest size with several threads "
+               "is not flagged (fork and join cost more than the copy there). A row on several threads is "
+               "**stalled** when it, or its roof, takes more than %g× its one-thread time plus %g µs: a parallel "
+               "region waited for a core that other work held. With one repetition a row has no spread, and "
+               "only the roof and stall rules apply."
+               % (round(100 * noise.NOISY_SPREAD), noise.ROOF_TOLERANCE, noise.LEVEL_FACTOR,
+                  ", ".join("L%d %s%s" % (level, bytes_label(size), " shared by %d CPUs" % shared if shared > 1 else "")
+                            for level, size, shared in (remeasure.get("caches") or noise.cache_levels())),
+                  noise.PAIRED_ROOF_FLOOR, noise.STALL_FACTOR, noise.STALL_SLACK_S * 1e6))
+    if remeasure:
+        rounds = remeasure.get("rounds", [])
+        out += ["", "Before this report, flagged rows were timed again: at most %d round(s) of at most %d rows; "
+                "each keeps the better attempt (no roof departure first, then the smaller spread). %s"
+                % (remeasure.get("retries", 0), remeasure.get("max_rows", 0),
+                   "; ".join("round %d: %d row(s) re-measured, %d replaced"
+                             % (r["round"], len(r["rows"]), len(r["kept"])) for r in rounds) or "Nothing was flagged.")]
+    flagged = [r for r in rows if r.flags]
+    if flagged:
+        lines = []
+        for r in sorted(flagged, key=lambda r: (r.n, r.threads, r.key)):
+            history = "–"
+            if r.attempts:
+                history = ", ".join("%s%s" % (("±%.0f%%" % (50 * h["spread"][3])) if h.get("spread") else "1 run",
+                                              " " + "+".join(h["flags"]) if h.get("flags") else "")
+                                    + (" (kept)" if h.get("kept") else "") for h in r.attempts)
+            lines.append(["`%s`" % r.key, size_label(r.n), str(r.threads),
+                          ", ".join(FLAG_WORDS.get(f, f) for f in r.flags), spread_cell(r.spread), num(r.eps / 1e9),
+                          history])
+        out += ["", "%d of %d rows are still flagged:" % (len(flagged), len(rows)), "",
+                markdown_table(["row", "n", "threads", "flags", "min–max G el/s", "median G el/s",
+                                "attempts (spread, flags)"], lines)]
+    else:
+        out += ["", "No row is flagged."]
+    return out
+
+
+def python_sections(paths):
+    """Markdown lines for the Python JSON files: simdrop_python.py's section over the rows of all of them
+    (its tables and targets take torch213.py's rows of the same groups), then torch213.py's own."""
+    if not paths:
+        return None
+    documents = []
+    for path in paths:
+        with open(path) as f:
+            documents.append(json.load(f))
+    legacy = [d for d in documents if d.get("producer") != "torch213.py"]
+    newer = [d for d in documents if d.get("producer") == "torch213.py"]
+    context = dict((legacy or newer)[0].get("context", {}))
+    if newer:
+        context["torch_version"] = newer[0].get("context", {}).get("torch_version", context.get("torch_version"))
+    merged = {"context": context, "rows": [r for d in documents for r in d.get("rows", [])],
+              "unavailable": "; ".join(d["unavailable"] for d in documents if d.get("unavailable"))}
+    lines = python_section(merged)
+    for document in newer:
+        lines += torch213_section(document)
+    return lines
+
+
+TORCH213_IMPLS = (("pytorch", "F.dropout"), ("pytorch-compiled", "compiled F.dropout"),
+                  ("simdrop", "simdrop.torch.dropout"), ("simdrop-xoshiro16", "dropout xoshiro 16-bit"),
+                  ("simdrop-module", "simdrop Dropout module"), ("simdrop-compiled", "compiled Dropout module"))
+TORCH213_GROUPS = (
+    ("torch/forward", "Forward, out of place (allocation included)",
+     "`y = f(x)`, x not requiring grad: every call allocates its output (F.dropout also its noise tensor and, "
+     "inside bernoulli_, nothing more); at 64M that allocation is fresh pages (see the allocation table)."),
+    ("torch/forward_inplace", "Forward, in place",
+     "`f(x, inplace=True)`: x is overwritten, no output is allocated (F.dropout still allocates its noise "
+     "tensor); x drifts over the calls (kept elements grow by 1/0.9, dropped ones stay 0), which costs "
+     "nothing on this hardware."),
+    ("torch/forward_backward", "Forward + backward, out of place (allocation included)",
+     "`y = f(x); y.backward(g)`, x a leaf requiring grad, `x.grad = None` before each call: allocates y and "
+     "the gradient (F.dropout: and its saved noise tensor; Inductor: its saved mask)."),
+    ("torch/forward/warm-allocator", "Forward, out of place, warm allocator",
+     "As the out-of-place forward, in a process with jemalloc preloaded and told to keep freed memory "
+     "(`LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1`): a tensor freed by one "
+     "call is the next call's, its pages already mapped, so these are the same calls without the page faults "
+     "of a fresh tensor: the dropout and not the allocator."),
+    ("torch/forward_backward/warm-allocator", "Forward + backward, out of place, warm allocator",
+     "As the out-of-place forward + backward, with the warm allocator."),
+)
+TORCH213_TARGET_N = 4 << 20
+
+
+def torch213_rate(row):
+    return row["n"] / row["seconds_per_call"]
+
+
+def torch213_cell(row):
+    if row is None:
+        return "–"
+    text = "%s [%s–%s]" % (num(torch213_rate(row) / 1e9), num(row["n"] / row["max_seconds_per_call"] / 1e9),
+                           num(row["n"] / row["min_seconds_per_call"] / 1e9))
+    return text + (" †" if row.get("flags") else "")
+
+
+def torch213_section(document):
+    """Markdown lines for bench/peers/torch213.py: torch 2.13 eager and compiled against simdrop's operators."""
+    context = document.get("context", {})
+    rows = python_flags(document.get("rows", []))
+    index = {(r["group"], r["impl"], r["dtype"], r["n"], r["threads"]): r for r in rows}
+
+    def find(group, impl, dtype, n, threads):
+        return index.get((group, impl, dtype, n, threads))
+
+    out = ["", "### torch %s: eager and `torch.compile`d, against simdrop's operators"
+           % context.get("torch_version", "?"), "",
+           "bench/peers/torch213.py (docs/bench-python.md says what each row measures). %s, `%s`; "
+           "simdrop %s (implementation %s); keep_prob %s; medians of %s alternating rounds of at least %s s per "
+           "contender, a row whose max − min exceeds %d%% of the median re-measured up to %s times."
+           % (context.get("date", "?"), context.get("command", "?"), context.get("simdrop_version", "?"),
+              context.get("simdrop_isa", "?"), context.get("keep_prob", "?"), context.get("repeats", "?"),
+              context.get("min_time", "?"), round(100 * float(context.get("noisy_spread", noise.NOISY_SPREAD))),
+              context.get("retries", "?"))]
+    rng = context.get("torch_rng")
+    if rng:
+        out += ["", "**torch's CPU random numbers.** `torch.backends.mkl.is_available()` = %s. %s (ops of one "
+                "F.dropout call: %s). bernoulli_ of 4M floats: %s ms on 1 thread, %s ms on 2%s."
+                % (rng.get("mkl_available"), rng.get("path", "?"), ", ".join(rng.get("dropout_ops", [])) or "?",
+                   num(rng.get("bernoulli_4M_seconds", {}).get("1", 0) * 1e3),
+                   num(rng.get("bernoulli_4M_seconds", {}).get("2", 0) * 1e3),
+                   " (serial: the second thread does not help)" if rng.get("generator_advances_per_element") else ""),
+                "", "**Inductor's.** `torch.compile`d F.dropout is one fused OpenMP kernel; the lines of its "
+                "generated code that make the random numbers: %s." % "; ".join("`%s`" % line for line in
+                                                                               rng.get("inductor_random_lines", []))]
+    probe = context.get("allocation_probe")
+    if probe:
+        lines = []
+        for p in probe:
+            call = "`np.empty_like(x).fill(1)`" if p["kind"] == "numpy" else "`torch.empty(2**26).fill_(1)`"
+            lines.append([call, str(p["threads"]), " ".join("`%s=%s`" % kv for kv in p.get("env", {}).items()) or "–",
+                          "%s [%s–%s]" % (num(p["seconds"] * 1e3), num(p["min_seconds"] * 1e3),
+                                          num(p["max_seconds"] * 1e3)) if "seconds" in p else p.get("error", "?"),
+                          num(p.get("minor_faults"))])
+        out += ["", "**A fresh 256 MiB buffer** (2^26 floats, written once, freed, again: median [min–max] of %s "
+                "after one warm-up, each case in a fresh process; transparent hugepages: `%s`):"
+                % (probe[0].get("repeats", "?"), context.get("transparent_hugepage", "?")), "",
+                markdown_table(["call", "threads", "environment", "ms per buffer", "minor page faults"], lines), "",
+                "glibc serves a 256 MiB request with mmap and returns it with munmap when freed, so every "
+                "tensor of that size is new memory, faulted in 4 KiB page by page as it is first written. numpy "
+                "asks for transparent huge pages (madvise) on large arrays, so its fresh buffer takes 2 MiB "
+                "faults (zeroing 2 MiB each); torch does so only with `THP_MEM_ALLOC_ENABLE=1`. glibc's tunables "
+                "do not help: without mmap, torch's 64-byte aligned request does not fit the chunk the last one "
+                "freed, and the heap grows by a fresh 256 MiB each time. jemalloc told to keep freed memory "
+                "reuses it and takes no faults: that is how the \"warm allocator\" rows run%s."
+                % ("" if "error" not in context.get("warm_allocator", {}) else
+                   " (not in this run: %s)" % context["warm_allocator"]["error"])]
+    for group, title, words in TORCH213_GROUPS:
+        configs = sorted({(r["dtype"] != "float32", r["n"], r["dtype"], r["threads"]) for r in rows
+                          if r["group"] == group})
+        if not configs:
+            continue
+        impls = [(i, label) for i, label in TORCH213_IMPLS if any(r["impl"] == i and r["group"] == group for r in rows)]
+        lines = []
+        for _, n, dtype, threads in configs:
+            cells = [size_label(n), dtype, str(threads)]
+            cells += [torch213_cell(find(group, impl, dtype, n, threads)) for impl, _ in impls]
+            base = {i: find(group, i, dtype, n, threads) for i in ("pytorch", "pytorch-compiled", "simdrop",
+                                                                  "simdrop-module", "simdrop-compiled")}
+
+            def over(a, b):
+                return num(ratio(torch213_rate(base[a]), torch213_rate(base[b]))) if base[a] and base[b] else "–"
+            cells += [over("simdrop", "pytorch"), over("simdrop", "pytorch-compiled"),
+                      over("simdrop-compiled", "simdrop-module")]
+            lines.append(cells)
+        header = ["n", "dtype", "threads"] + [label + " G el/s [min–max]" for _, label in impls]
+        header += ["dropout ÷ F.dropout", "dropout ÷ compiled F.dropout", "compiled module ÷ module"]
+        details = sorted({r["allocator_detail"] for r in rows if r["group"] == group and r.get("allocator_detail")})
+        if details:
+            words += " This run: `%s`." % "`, `".join(details)
+        out += ["", "#### %s" % title, "", words, "", markdown_table(header, lines)]
+    faults = [r for r in rows if r["n"] == max(x["n"] for x in rows) and r.get("minor_faults_per_call") is not None
+              and r["group"] in ("torch/forward", "torch/forward/warm-allocator", "torch/forward_backward",
+                                 "torch/forward_backward/warm-allocator", "torch/forward_inplace")]
+    if faults:
+        lines = []
+        for group in ("torch/forward", "torch/forward/warm-allocator", "torch/forward_inplace",
+                      "torch/forward_backward", "torch/forward_backward/warm-allocator"):
+            for dtype in ("float32", "bfloat16"):
+                for threads in sorted({r["threads"] for r in faults}):
+                    cells = [group[len("torch/"):], dtype, str(threads)]
+                    found = False
+                    for impl, _ in TORCH213_IMPLS:
+                        r = find(group, impl, dtype, max(x["n"] for x in rows), threads)
+                        found = found or r is not None
+                        cells.append(num(r["minor_faults_per_call"]) if r else "–")
+                    if found:
+                        lines.append(cells)
+        out += ["", "#### Minor page faults per call at %s" % size_label(max(r["n"] for r in rows)), "",
+                "What the allocation costs: each 4 KiB page a call touches for the first time is one fault.", "",
+                markdown_table(["group", "dtype", "threads"] + [label for _, label in TORCH213_IMPLS], lines)]
+    checks = []
+    group = "torch/forward_backward"
+    for threads in sorted({r["threads"] for r in rows if r["group"] == group and r["n"] == TORCH213_TARGET_N
+                           and r["dtype"] == "float32"}):
+        rows_at = {i: find(group, i, "float32", TORCH213_TARGET_N, threads) for i, _ in TORCH213_IMPLS}
+        plural = "" if threads == 1 else "s"
+        for impl, other, minimum, text in (
+                ("simdrop", "pytorch", 5.0, "simdrop.torch.dropout ≥ 5× eager F.dropout"),
+                ("simdrop", "pytorch-compiled", 5.0, "simdrop.torch.dropout ≥ 5× compiled F.dropout")):
+            a, b = rows_at.get(impl), rows_at.get(other)
+            if a and b:
+                x = torch213_rate(a) / torch213_rate(b)
+                checks.append("- %d thread%s, %s: %s× (%s vs %s G el/s): %s%s"
+                              % (threads, plural, text, num(x), num(torch213_rate(a) / 1e9),
+                                 num(torch213_rate(b) / 1e9), "**met**" if x >= minimum else "**missed**",
+                                 " (a row is noisy)" if a.get("flags") or b.get("flags") else ""))
+        eager, compiled = rows_at.get("simdrop-module"), rows_at.get("simdrop-compiled")
+        if eager and compiled:
+            x = compiled["seconds_per_call"] / eager["seconds_per_call"]
+            checks.append("- %d thread%s, simdrop compiled within 10%% of simdrop eager (compiled Dropout module "
+                          "against the eager module): compiled takes %s× the eager time (%s vs %s ms): %s%s"
+                          % (threads, plural, num(x), num(compiled["seconds_per_call"] * 1e3),
+                             num(eager["seconds_per_call"] * 1e3), "**met**" if x <= 1.10 else "**missed**",
+                             " (a row is noisy)" if eager.get("flags") or compiled.get("flags") else ""))
+            functional = rows_at.get("simdrop")
+            if functional:
+                checks.append("  (against simdrop.torch.dropout eager, %s ms: %s×)"
+                              % (num(functional["seconds_per_call"] * 1e3),
+                                 num(compiled["seconds_per_call"] / functional["seconds_per_call"])))
+    if checks:
+        out += ["", "#### Targets (issue 23, item 6): forward + backward at 4M float32, out of place", ""] + checks
+    loads = context.get("load", [])
+    if loads:
+        out += ["", "#### Load around each size", "", LOAD_WORDS, "", load_table(loads)]
+    noisy = [r for r in rows if "noisy" in r["flags"]]
+    stalled = [r for r in rows if "stall" in r["flags"]]
+    retried = [r for r in rows if r.get("attempts", 1) > 1]
+    out += ["", "† marks a row that is **noisy** (max − min over its rounds above %d%% of the median, after %s "
+            "re-measure(s) at most) or **stalled** (on 2 threads slower than %g× its time on one thread plus "
+            "%g µs: the other core was not free, see the load; with libgomp's default `OMP_WAIT_POLICY` a "
+            "parallel region then waits for a time slice; this run: `OMP_WAIT_POLICY=%s`)."
+            % (round(100 * float(context.get("noisy_spread", noise.NOISY_SPREAD))), context.get("retries", "?"),
+               noise.STALL_FACTOR, noise.STALL_SLACK_S * 1e6, context.get("omp_wait_policy") or "unset"),
+            "", "%d of %d rows were re-measured for noise; %d are still noisy%s; %d stalled%s."
+            % (len(retried), len(rows), len(noisy),
+               " (" + ", ".join("`%s` ±%.0f%%" % (r["name"], 50 * r["spread"]) for r in noisy[:12]) + ")"
+               if noisy else "",
+               len(stalled), " (" + ", ".join("`%s`" % r["name"] for r in stalled[:12]) + ")" if stalled else "")]
     return out
 
 
@@ -587,14 +974,12 @@ def main():
     parser.add_argument("--out-dir", default="results")
     parser.add_argument("--command", default=None, help="the command that produced the numbers, for the record")
     parser.add_argument("--suite-seconds", type=float, default=None, help="wall time of the benchmark run, for the record")
-    parser.add_argument("--python", default=None, help="bench/peers/simdrop_python.py JSON (optional)")
+    parser.add_argument("--python", action="append", default=[],
+                        help="JSON of bench/peers/simdrop_python.py or torch213.py (optional; may be repeated)")
     parser.add_argument("--python-only", action="store_true", help="only the Python section (no --gbench)")
     args = parser.parse_args()
 
-    python_lines = None
-    if args.python and os.path.exists(args.python):
-        with open(args.python) as f:
-            python_lines = python_section(json.load(f))
+    python_lines = python_sections([p for p in args.python if os.path.exists(p)])
     if args.python_only:
         if python_lines is None:
             print("report.py: --python-only needs --python FILE", file=sys.stderr)
@@ -610,7 +995,7 @@ def main():
         print("report.py: --gbench is required (or --python-only)", file=sys.stderr)
         return 1
 
-    context, rows, errors = load_gbench(args.gbench)
+    context, rows, errors, document = load_gbench(args.gbench)
     peer_context, peer_rows, peer_unavailable = load_peer(args.peer)
     results = Results(rows, peer_rows)
     if not results.sizes:
@@ -676,6 +1061,14 @@ def main():
         md += head
         md.append("")
     md.append("## Per size")
+    md.append("")
+    md.append("min–max: the slowest and fastest repetition in G elements/s (the row is their median); "
+              "notes: ±half that range in %% of the median, \"noisy\" where max − min exceeds %d%% of the median, "
+              "\"roof departs\" where the copy roof timed with the row (or, for a copy row, the row itself) dips "
+              "or jumps against the neighbouring sizes by more than the cache levels explain, \"stalled\" where "
+              "the row or its roof is much slower on several threads than on one; a † marks "
+              "any of them, here, in the tables below and (hollow markers) in the plot; \"re-measured\" rows were "
+              "timed again before this report (section \"Load and noise\")." % round(100 * noise.NOISY_SPREAD))
     printed = []
     for n in results.sizes:
         title = "### %s floats (%s per buffer)" % (size_label(n), bytes_label(4 * n))
@@ -718,6 +1111,7 @@ def main():
                "multi-threaded rows, where one descheduled thread holds up the call."
                % (len(noisy), len(rows), ", ".join("`%s` %.0f%%" % ("/".join(r.fields) + "/n:%d/omp:%d" % (r.n, r.threads), 100 * r.cv)
                                                     for r in noisy[:8]))]
+    md += noise_section(rows, document)
     if errors:
         md += ["", "## Rows that failed", ""] + ["- `%s`: %s" % e for e in errors]
     plot_problem = plot(results, os.path.join(args.out_dir, "throughput.png"))

@@ -11,6 +11,7 @@
 #   pkgconf                        the pkg-config consumer test
 #   valgrind                       a CPU without AVX-512 (first_use_without_avx512), instruction counts
 #   dieharder                      the command-line tool's statistical smoke test (tests/cli)
+#   libjemalloc2                   the benchmark report's warm-allocator PyTorch rows (bench/peers/torch213.py)
 #
 # The Python side (numpy, torch 2.13.0 CPU, pybind11, scikit-build-core, pytest,
 # hypothesis, atheris, scikit-learn, matplotlib) comes from PyPI into a venv:
@@ -32,6 +33,7 @@ packages=(
   g++-aarch64-linux-gnu qemu-user
   valgrind pkgconf
   dieharder
+  libjemalloc2
 )
 
 if [[ "${SIMDROP_SKIP_DEPS:-0}" == "1" ]]; then

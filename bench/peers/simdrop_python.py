@@ -24,7 +24,9 @@ Writes JSON for bench/report.py (--python):
              "seconds_per_call": ..., "min_seconds_per_call": ..., "elements_per_second": ...,
              "repeats": 5, "calls_per_repeat": ...}, ...]}
 
-    PYTHONPATH=build-release/python /usr/bin/python3 bench/peers/simdrop_python.py --out results/python.json
+    build-python/venv/bin/python bench/peers/simdrop_python.py --out results/python.json
+(scripts/bench.sh runs it with --skip torch: bench/peers/torch213.py times the torch rows, with
+torch.compile, in place and a warm allocator, in the same row format.)
 """
 import argparse
 import datetime
@@ -34,13 +36,14 @@ import statistics
 import sys
 import time
 
+from noise import NOISY_SPREAD
 from peer_args import default_all_threads, parse_size, parse_sizes, parse_threads
 
 KEEP_PROB = 0.9
 
 
 def time_alternating(contenders, repeats, min_time):
-    """contenders: {name: call}. Returns {name: (median s/call, min s/call, calls per round)}."""
+    """contenders: {name: call}. Returns {name: (median s/call, min s/call, calls per round, samples)}."""
     calls = {}
     for name, call in contenders.items():
         call()  # warm-up: page faults, thread pool, first-use dispatch
@@ -56,15 +59,16 @@ def time_alternating(contenders, repeats, min_time):
             for _ in range(k):
                 call()
             samples[name].append((time.perf_counter() - start) / k)
-    return {name: (statistics.median(s), min(s), calls[name]) for name, s in samples.items()}
+    return {name: (statistics.median(s), min(s), calls[name], s) for name, s in samples.items()}
 
 
 def add_rows(rows, results, group, dtype, n, threads, repeats, log):
-    for impl, (median, best, k) in results.items():
+    for impl, (median, best, k, samples) in results.items():
         row = {"name": "%s/%s/%s/n:%d/omp:%d" % (group, impl, dtype, n, threads), "group": group, "impl": impl,
                "dtype": dtype, "n": n, "threads": threads, "seconds_per_call": median,
-               "min_seconds_per_call": best, "elements_per_second": n / median, "repeats": repeats,
-               "calls_per_repeat": k}
+               "min_seconds_per_call": best, "max_seconds_per_call": max(samples), "samples": samples,
+               "spread": (max(samples) - best) / median, "elements_per_second": n / median, "repeats": repeats,
+               "calls_per_repeat": k, "flags": ["noisy"] if (max(samples) - best) / median > NOISY_SPREAD else []}
         rows.append(row)
         print("%-58s %12.2f us/call %9.3f G elements/s" % (row["name"], median * 1e6, n / median / 1e9),
               file=log, flush=True)
@@ -152,9 +156,11 @@ def main():
         torch.set_num_threads(1)
         x1 = torch.ones(1)
         a1 = np.ones(1, dtype=np.float32)
+        seed1, stream1 = torch.tensor(5, dtype=torch.int64), torch.tensor(0, dtype=torch.int64)
         contenders = {
             "simdrop.torch.dropout": lambda: sdt.dropout(x1, p),
-            "torch.ops.simdrop.dropout": lambda: torch.ops.simdrop.dropout(x1, KEEP_PROB, 5, 0, 0, "philox", 32),
+            "torch.ops.simdrop.dropout": lambda: torch.ops.simdrop.dropout(x1, KEEP_PROB, seed1, stream1, 0, "philox",
+                                                                           32),
             "pytorch": lambda: F.dropout(x1, p, True),
             "simdrop.dropout": lambda: simdrop.dropout(a1, KEEP_PROB, 5),
         }

@@ -5,7 +5,8 @@ Times torch.nn.functional.dropout(x, p=1 - keep_prob, training=True) on a
 contiguous float32 tensor of n elements (out of place, as a model calls it),
 with torch.set_num_threads(t). Each (n, t) gets one warm-up call, then
 --repeats timed repeats of k calls (k chosen so a repeat lasts at least
---min-time seconds); the row is the median time per call.
+--min-time seconds); the row is the median time per call, with the min, the max,
+every repeat ("samples") and the flag "noisy" where max - min exceeds 10 % of it.
 
 Writes JSON for bench/report.py:
   {"schema": "simdrop-peer-1", "peer": "pytorch", "context": {...},
@@ -23,6 +24,7 @@ import statistics
 import sys
 import time
 
+from noise import NOISY_SPREAD
 from peer_args import default_all_threads, parse_sizes, parse_threads
 
 
@@ -70,6 +72,9 @@ def time_one(torch, functional, n, threads, keep_prob, repeats, min_time):
         "repeats": repeats,
         "calls_per_repeat": calls,
         "min_seconds_per_call": min(per_call),
+        "max_seconds_per_call": max(per_call),
+        "samples": per_call,
+        "flags": ["noisy"] if (max(per_call) - min(per_call)) / seconds > NOISY_SPREAD else [],
     }
 
 
