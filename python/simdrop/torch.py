@@ -38,6 +38,7 @@ except ImportError as error:  # pragma: no cover - exercised by the no-torch ins
         "<simdrop source folder>") from error
 
 import simdrop as _simdrop
+from simdrop import _dtensor  # DTensor inputs (torch.distributed.tensor): docs/distributed.md, "DTensor"
 
 __all__ = [
     "dropout", "dropout1d", "dropout2d", "dropout3d", "bias_dropout_add",
@@ -253,7 +254,12 @@ def dropout(input, p=0.5, training=True, inplace=False, *, seed=None, stream=Non
     offset + sum_j (shard_start[j] + i_j) * gstride[j], gstride the C-order
     strides of global_shape (ValueError for a shard outside it, or another
     number of dimensions). Give every rank the same seed.
+    A DTensor input gives a DTensor with its placements (docs/distributed.md, "DTensor").
     """
+    if _dtensor.is_dtensor(input):
+        return _dtensor.dropout(input, p, training, inplace, seed=seed, stream=stream, offset=offset,
+                                generator=generator, threshold_bits=threshold_bits, global_shape=global_shape,
+                                shard_start=shard_start)
     p = _check_p(p)
     if not training:
         return input
@@ -268,6 +274,10 @@ def dropout(input, p=0.5, training=True, inplace=False, *, seed=None, stream=Non
 
 def _channel_dropout(function, input, p, training, inplace, seed, stream, offset, generator, threshold_bits,
                      global_shape, shard_start, unbatched):
+    if _dtensor.is_dtensor(input):
+        return _dtensor.channel_dropout(function, input, p, training, inplace, seed=seed, stream=stream,
+                                         offset=offset, generator=generator, threshold_bits=threshold_bits,
+                                         global_shape=global_shape, shard_start=shard_start)
     p = _check_p(p)
     if not training:
         return input
@@ -359,7 +369,12 @@ def bias_dropout_add(x, bias, residual, p=0.5, training=True, *, seed=None, stre
     x + bias (C order) has global index offset + i. training=False returns
     residual + (x + bias). global_shape, shard_start: x's placement in the
     global tensor, as for dropout (bias is the shard's own cols entries).
+    DTensor x, bias and residual give a DTensor with x's placements (docs/distributed.md, "DTensor").
     """
+    if _dtensor.is_dtensor(x):
+        return _dtensor.bias_dropout_add(x, bias, residual, p, training, seed=seed, stream=stream, offset=offset,
+                                         generator=generator, threshold_bits=threshold_bits,
+                                         global_shape=global_shape, shard_start=shard_start)
     p = _check_p(p)
     if not training:
         return residual + (x + bias)
@@ -511,6 +526,8 @@ class Dropout(_SeededDropout):
     def forward(self, input, *, shard_start=None, global_shape=None):
         """input's placement for this call: shard_start and global_shape (both or neither);
         without them, the constructor's (or none: input is its own global tensor)."""
+        if _dtensor.is_dtensor(input):
+            return _dtensor.module_forward(self, input, shard_start, global_shape)
         return self._eager_call(self._dropout, input, _shape_arg(shard_start, "shard_start"),
                                 _shape_arg(global_shape, "global_shape"))
 
@@ -566,6 +583,8 @@ class _ChannelDropout(_SeededDropout):
         """input's placement for this call, as for Dropout.forward."""
         if not self.training:
             return input
+        if _dtensor.is_dtensor(input):
+            return _dtensor.module_forward(self, input, shard_start, global_shape)
         return self._eager_call(self._channels, input, _shape_arg(shard_start, "shard_start"),
                                 _shape_arg(global_shape, "global_shape"))
 
@@ -650,6 +669,8 @@ class BiasDropoutAdd(_SeededDropout):
     def forward(self, x, bias, residual, *, shard_start=None, global_shape=None):
         if not self.training:
             return residual + (x + bias)
+        if _dtensor.is_dtensor(x):
+            return _dtensor.bias_module_forward(self, x, bias, residual, shard_start, global_shape)
         for tensor, name in ((x, "x"), (bias, "bias"), (residual, "residual")):
             _check_tensor(tensor, name)
         return self._eager_call(self._fused, x, bias, residual, _shape_arg(shard_start, "shard_start"),

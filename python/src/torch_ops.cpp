@@ -920,6 +920,11 @@ uint64_t fingerprint(const std::vector<at::Tensor>& inputs) {
     const int64_t n = t.numel();
     if (n == 0) continue;
     check_cpu(t, "input");
+    // A tensor whose values are not in memory here (a wrapper subclass, e.g. an
+    // AsyncCollectiveTensor not yet waited on) is refused rather than read.
+    TORCH_CHECK_VALUE(t.has_storage() && t.storage().data() != nullptr,
+                      "simdrop: a module's input must be a tensor with its values in memory (got ",
+                      t.toString(), "): wait on an asynchronous collective's result before the dropout");
     const size_t item = t.element_size();
     TORCH_CHECK_VALUE(item <= 8, "simdrop: cannot fingerprint elements of ", item, " bytes");
     const auto* base = static_cast<const char*>(t.data_ptr());
