@@ -57,6 +57,13 @@ void apply_chunks(const decision_kernels& k, const job& j, size_t begin, size_t 
 
 }  // namespace
 
+void forward_f32_chunked(const job& j, const decision_kernels& k, const float* x, float* y, uint8_t* mask,
+                         size_t begin, size_t end) {
+  apply_chunks(k, j, begin, end, mask, [&](size_t c0, size_t c1, const uint8_t* bits) {
+    k.loops->scale_f32(x + c0, y + c0, bits, 0, c1 - c0, j.scale);
+  });
+}
+
 void forward_f64_chunked(const job& j, const decision_kernels& k, const double* x, double* y, uint8_t* mask,
                          size_t begin, size_t end) {
   const double s = j.scale64;

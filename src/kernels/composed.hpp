@@ -25,6 +25,10 @@ struct decision_kernels {
   const apply_loops* loops;
 };
 
+// The 1-D f32 forward from mask bits and the apply loop (the lean kernel set's
+// other widths; entries.inc, "Which instances exist").
+void forward_f32_chunked(const job&, const decision_kernels&, const float* x, float* y, uint8_t* mask,
+                         size_t begin, size_t end);
 void forward_f64_chunked(const job&, const decision_kernels&, const double* x, double* y, uint8_t* mask,
                          size_t begin, size_t end);
 void forward_bf16_chunked(const job&, const decision_kernels&, const uint16_t* x, uint16_t* y, uint8_t* mask,
