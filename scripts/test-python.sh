@@ -59,7 +59,14 @@ step "wheel into a second fresh venv"
   "$out/venv-wheel/bin/python" -m pip install --quiet --disable-pip-version-check "$out"/wheel/simdrop-*.whl
   site="$("$out/venv-wheel/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
   cd /tmp && "$out/venv-wheel/bin/python" "$root/tests/python/install_check.py" "$site"
-  "$out/venv-wheel/bin/simdrop" --help >/dev/null 2>&1 || [[ ! -d "$root/tools" ]]
+  # The console script runs the wheel's own command: its mask hash equals the numpy module's.
+  if [[ -d "$root/tools" ]]; then
+    got="$("$out/venv-wheel/bin/simdrop" hash --n 1000 --keep-prob 0.5 --seed 7 --stream 3)"
+    want="$("$out/venv-wheel/bin/python" -c 'import hashlib, simdrop
+print(hashlib.sha256(simdrop.mask(1000, 0.5, 7, stream=3).tobytes()).hexdigest())')"
+    echo "simdrop hash from the wheel's console script: $got (numpy module: $want)"
+    [[ -n "$got" && "$got" == "$want" ]]
+  fi
 ) || failed+=(wheel)
 
 step "numpy module alone (a venv without torch)"

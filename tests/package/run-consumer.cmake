@@ -16,6 +16,10 @@
 #                    [-DEMULATOR=<command>]
 #       builds the C consumer with plain `cc consumer.c $(pkg-config --cflags
 #       --libs simdrop)` against the install, then runs it.
+#   -DSTEP=command   -DPREFIX=<install> -DREFERENCE=<simdrop command of the build tree> [-DEMULATOR=<command>]
+#       runs the installed <prefix>/bin/simdrop (a shared simdrop found through
+#       its RPATH, relative to the prefix) and requires its `hash` output to
+#       equal the build tree's command's.
 #
 # SETTINGS is an initial-cache file (cmake -C) written by CMakeLists.txt with
 # the parent build's compilers, flags, toolchain file and emulator.
@@ -100,6 +104,29 @@ elseif(STEP STREQUAL "pkg_config")
   set(ENV{LD_LIBRARY_PATH} "${libdir}")  # a shared simdrop
   separate_arguments(emulator UNIX_COMMAND "${EMULATOR}")
   run(${emulator} "${program}")
+elseif(STEP STREQUAL "command")
+  separate_arguments(emulator UNIX_COMMAND "${EMULATOR}")
+  file(GLOB installed "${PREFIX}/bin/simdrop")
+  if(NOT installed)
+    message(FATAL_ERROR "no bin/simdrop under ${PREFIX}")
+  endif()
+  set(hash_args hash --n 1000 --keep-prob 0.5 --seed 7 --stream 3)
+  foreach(which installed reference)
+    if(which STREQUAL "installed")
+      set(program "${installed}")
+    else()
+      set(program "${REFERENCE}")
+    endif()
+    execute_process(COMMAND ${emulator} "${program}" ${hash_args}
+                    RESULT_VARIABLE result OUTPUT_VARIABLE out_${which} ERROR_VARIABLE err)
+    if(NOT result EQUAL 0)
+      message(FATAL_ERROR "${program} hash failed (${result}): ${err}")
+    endif()
+  endforeach()
+  if(NOT out_installed STREQUAL out_reference OR NOT out_installed MATCHES "^[0-9a-f]+\n$")
+    message(FATAL_ERROR "installed simdrop hash: '${out_installed}', the build tree's: '${out_reference}'")
+  endif()
+  message(STATUS "installed simdrop hash: ${out_installed}")
 else()
   message(FATAL_ERROR "run-consumer.cmake: unknown STEP '${STEP}'")
 endif()
