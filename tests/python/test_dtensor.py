@@ -20,67 +20,23 @@ GROUP_TIMEOUT_S is killed and the test fails; the example has its own --timeout.
 import functools
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 import dtensor_worker as W
+from gloo_group import ENVIRONMENT, free_port, spawn_and_wait
 
 WORLD_SIZES = (1, 2, 3, 4)
 GROUP_TIMEOUT_S = 150
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ENVIRONMENT = {
-    "OMP_NUM_THREADS": "1",          # 2 cores, up to 4 ranks and the test process
-    "OMP_WAIT_POLICY": "passive",
-    "GLOO_SOCKET_IFNAME": "lo",      # gloo's connections on the loopback interface only
-}
-
-
-def free_port():
-    """A port on 127.0.0.1 that nothing listens on now (the kernel picks it for port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_group(world_size, folder):
     """Spawns the group (again with another port if the free one was taken before the group
     bound it) and waits at most GROUP_TIMEOUT_S; returns every rank's results."""
-    for attempt in range(3):
-        try:
-            return _run_group_once(world_size, folder)
-        except mp.ProcessRaisedException as error:
-            if "Address already in use" not in str(error) or attempt == 2:
-                raise
-
-
-def _run_group_once(world_size, folder):
-    saved = {name: os.environ.get(name) for name in ENVIRONMENT}
-    os.environ.update(ENVIRONMENT)       # the spawned processes inherit it
-    try:
-        context = mp.spawn(W.run, args=(world_size, free_port(), str(folder)), nprocs=world_size, join=False)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    deadline = time.monotonic() + GROUP_TIMEOUT_S
-    try:
-        while not context.join(timeout=max(0.1, deadline - time.monotonic())):
-            if time.monotonic() >= deadline:
-                pytest.fail("the gloo group of %d processes did not finish in %d s" % (world_size, GROUP_TIMEOUT_S))
-    finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.kill()
-                process.join(5)
+    spawn_and_wait(W.run, world_size, folder, GROUP_TIMEOUT_S)
     saved_results = torch.load(os.path.join(str(folder), "gathered.pt"))
     assert saved_results["world_size"] == world_size and len(saved_results["ranks"]) == world_size
     return saved_results["ranks"]
