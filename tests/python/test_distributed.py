@@ -18,7 +18,6 @@ Time is bounded: the process group times out after 60 s, and a group that has
 not finished after GROUP_TIMEOUT_S is killed and the test fails.
 """
 import functools
-import os
 
 import numpy as np
 import pytest

@@ -33,6 +33,8 @@ from gloo_group import ENVIRONMENT, free_port, spawn_and_wait
 WORLD_SIZES = (1, 2, 3, 4)
 GROUP_TIMEOUT_S = 150
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def run_group(world_size, folder):
     """Spawns the group (again with another port if the free one was taken before the group
     bound it) and waits at most GROUP_TIMEOUT_S; returns every rank's results."""

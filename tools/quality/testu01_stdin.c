@@ -5,7 +5,7 @@
  * gives the commands), and so is this file:
  *
  *   gcc -O2 -Wall -Wextra -o testu01_stdin tools/quality/testu01_stdin.c \
- *       -I<testu01>/include -L<testu01>/lib -ltestu01 -lprobdist -lmylib -lm
+ *       -I<testu01>/inst/include -L<testu01>/inst/lib -ltestu01 -lprobdist -lmylib -lm
  *   simdrop stream --generator philox --seed 0x5eed | ./testu01_stdin crush
  *
  * Usage: testu01_stdin small|crush|big [reverse]. `reverse` reverses the bit
